@@ -1,0 +1,1 @@
+"""MongoDB adapters on Beanie 2 and PyMongo's async client."""

@@ -1,0 +1,110 @@
+"""Domain errors.
+
+Every error carries a stable snake_case ``code``; the HTTP layer maps each class to a status
+once, in one table. Messages are written for API clients: they never contain internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One invalid field: ``field`` is a dotted path such as ``body.title``."""
+
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    code: str = "domain_error"
+    default_message: str = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class NotFound(DomainError):
+    """Missing, deleted, or invisible to the caller (we never reveal which)."""
+
+    code = "not_found"
+    default_message = "The resource does not exist."
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    default_message = "Authentication is required."
+
+
+class InvalidCredentials(Unauthenticated):
+    """Wrong password and unknown e-mail share one message on purpose."""
+
+    code = "invalid_credentials"
+    default_message = "The e-mail or password is incorrect."
+
+
+class InvalidToken(Unauthenticated):
+    code = "invalid_token"
+    default_message = "The token is invalid or has expired."
+
+
+class Forbidden(DomainError):
+    """The caller can see the resource but may not do this to it."""
+
+    code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class TaskCompleted(Conflict):
+    code = "task_completed"
+    default_message = "The task is completed (progress 100) and can no longer change."
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    default_message = "An account with this e-mail already exists."
+
+
+class VersionConflict(Conflict):
+    """A concurrent writer changed the record after it was read."""
+
+    code = "version_conflict"
+    default_message = "The resource was changed by someone else; read it again and retry."
+
+
+class PreconditionFailed(DomainError):
+    """``If-Match`` named a version that is no longer current."""
+
+    code = "precondition_failed"
+    default_message = "The resource has changed since the version named in If-Match."
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    default_message = "The request is not valid."
+
+    def __init__(self, problems: list[FieldProblem], message: str | None = None) -> None:
+        self.problems = problems
+        super().__init__(message or "; ".join(f"{p.field}: {p.message}" for p in problems))
+
+
+class WeakPassword(ValidationFailed):
+    code = "weak_password"
+
+
+class DependencyUnavailable(DomainError):
+    """A store or service the request needs is down; safe to retry later."""
+
+    code = "dependency_unavailable"
+    default_message = "A service this request needs is unavailable; retry later."
+
+    def __init__(self, dependency: str, message: str | None = None) -> None:
+        self.dependency = dependency
+        super().__init__(message)

@@ -1,0 +1,196 @@
+"""Ports: what the core needs from the outside world, as ``typing.Protocol``s.
+
+Every port has an in-memory adapter (``adapters/memory``) that honours the same contract as
+the real one; ``tests/contract`` holds one suite per port, run against every adapter.
+
+Repository contract (all repositories):
+- They store and return copies: mutating a returned object changes nothing stored, and
+  mutating an object after ``add``/``update`` changes nothing stored.
+- Soft-deleted records (``deleted_at`` set) are invisible to every read: ``get``, ``list``,
+  the lookups and the totals. Setting ``deleted_at`` through ``update`` is how a record is
+  soft-deleted.
+- ``update(entity, expected_version)`` stores the entity only if the stored version equals
+  ``expected_version``; the stored (and returned) copy then has ``version = expected + 1``.
+  A stale version raises ``VersionConflict``; a missing or deleted record raises ``NotFound``.
+- ``list`` applies filters, then sorts by the requested field (ties broken by id, ascending,
+  so pages never overlap), then pages; ``Page.total`` counts every match, not just the page.
+  ``None`` values sort before every value ascending and after every value descending.
+- A store that cannot be reached raises ``DependencyUnavailable`` — never a driver error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.board import Project, Task, Visibility
+from domain.events import DomainEvent
+from domain.identity import Principal, Role, User
+from domain.paging import Page, PageRequest
+
+# --- repositories -------------------------------------------------------------------------
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Store a new user; ``EmailTaken`` if a live user already has the (lower-cased) e-mail."""
+
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def get_by_email(self, email: str) -> User | None:
+        """Look up by e-mail, case-insensitively."""
+
+    async def get_by_identity(self, issuer: str, subject: str) -> User | None: ...
+
+    async def update(self, user: User, expected_version: int) -> User:
+        """Conditional write; ``EmailTaken`` if the new e-mail belongs to another live user."""
+
+    async def list(self, page: PageRequest) -> Page[User]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectQuery:
+    """Filters for listing projects.
+
+    ``viewer_id`` restricts to what that user may see (owned by them, or public); ``None``
+    means no restriction (an admin). ``q`` is a case-insensitive substring of the title.
+    """
+
+    viewer_id: str | None
+    visibility: Visibility | None = None
+    q: str | None = None
+    owner_id: str | None = None
+
+
+class ProjectRepository(Protocol):
+    async def add(self, project: Project) -> None: ...
+
+    async def get(self, project_id: str) -> Project | None: ...
+
+    async def update(self, project: Project, expected_version: int) -> Project: ...
+
+    async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    project_id: str
+    tag: str | None = None
+
+
+class TaskRepository(Protocol):
+    async def add(self, task: Task) -> None: ...
+
+    async def get(self, task_id: str) -> Task | None: ...
+
+    async def update(self, task: Task, expected_version: int) -> Task: ...
+
+    async def list(self, query: TaskQuery, page: PageRequest) -> Page[Task]: ...
+
+    async def progress_totals(self, project_id: str) -> tuple[int, int]:
+        """(number of live tasks, sum of their progress) for the project."""
+
+    async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
+        """Soft-delete every live task of the project (bumping versions); returns how many."""
+
+
+class UnitOfWork(Protocol):
+    """The repositories, plus all-or-nothing transactions across them.
+
+    Inside ``async with uow.transaction():`` every write through the repositories commits
+    together when the block exits normally and none of them does if it raises. Reads inside
+    the block see the block's own writes. Outside a transaction each write stands alone.
+    """
+
+    users: UserRepository
+    projects: ProjectRepository
+    tasks: TaskRepository
+
+    def transaction(self) -> AbstractAsyncContextManager[None]: ...
+
+
+# --- small services ---------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A new opaque, unique, URL-safe identifier."""
+
+
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Hand events on after the write committed. Must not raise for subscriber failures."""
+
+
+# --- identity -----------------------------------------------------------------------------
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password: str, password_hash: str) -> bool: ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_in: int  # seconds
+    jti: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    subject: str
+    roles: frozenset[Role]
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(user_id=self.subject, roles=self.roles)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshClaims:
+    subject: str
+    family_id: str
+    token_id: str
+    expires_at: datetime
+
+
+class TokenService(Protocol):
+    def issue_access(self, principal: Principal, now: datetime) -> IssuedToken: ...
+
+    def verify_access(self, token: str, now: datetime) -> AccessClaims:
+        """Check signature (algorithm pinned, key by ``kid``), ``iss``, ``aud``, ``exp``;
+        raise ``InvalidToken`` on any failure."""
+
+    def issue_refresh(self, subject: str, family_id: str, token_id: str, now: datetime) -> IssuedToken: ...
+
+    def read_refresh(self, token: str, now: datetime) -> RefreshClaims:
+        """Decrypt and check a refresh token; ``InvalidToken`` if tampered or expired."""
+
+
+class RefreshTokenStore(Protocol):
+    """Server-side state of refresh-token families (rotation and revocation)."""
+
+    async def start_family(self, family_id: str, subject: str, token_id: str, expires_at: datetime) -> None: ...
+
+    async def rotate(self, family_id: str, presented_token_id: str, new_token_id: str) -> bool:
+        """Make ``new_token_id`` current if ``presented_token_id`` is; on reuse of an older id
+        revoke the whole family. True only when the rotation happened."""
+
+    async def revoke_family(self, family_id: str) -> None: ...
+
+    async def is_revoked(self, family_id: str) -> bool: ...

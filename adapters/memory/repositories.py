@@ -1,0 +1,142 @@
+"""In-memory repositories: the contract of ``domain.ports`` over a :class:`MemoryStore`.
+
+They copy on the way in and on the way out, so no caller ever holds a stored object.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from adapters.memory.store import MemoryStore, R, Table
+from domain.board import Project, Task, Visibility
+from domain.identity import ExternalIdentity, User, normalise_email
+from domain.paging import PROJECT_SORT_FIELDS, TASK_SORT_FIELDS, USER_SORT_FIELDS, Page, PageRequest
+from domain.ports import ProjectQuery, TaskQuery
+
+
+class MemoryUserRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._table: Table[User] = store.users
+
+    async def add(self, user: User) -> None:
+        self._table.insert(_stored_user(user))
+
+    async def get(self, user_id: str) -> User | None:
+        return _copy_or_none(self._table.find_live(user_id))
+
+    async def get_by_email(self, email: str) -> User | None:
+        wanted = normalise_email(email)
+        return _copy_or_none(next((user for user in self._table.live() if user.email == wanted), None))
+
+    async def get_by_identity(self, issuer: str, subject: str) -> User | None:
+        wanted = ExternalIdentity(issuer=issuer, subject=subject)
+        return _copy_or_none(next((user for user in self._table.live() if wanted in user.identities), None))
+
+    async def update(self, user: User, expected_version: int) -> User:
+        record = _stored_user(user)
+        self._table.replace(record, expected_version)
+        return copy.deepcopy(record)
+
+    async def list(self, page: PageRequest) -> Page[User]:
+        return _select(self._table.live(), page, USER_SORT_FIELDS)
+
+
+class MemoryProjectRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._table: Table[Project] = store.projects
+
+    async def add(self, project: Project) -> None:
+        self._table.insert(copy.deepcopy(project))
+
+    async def get(self, project_id: str) -> Project | None:
+        return _copy_or_none(self._table.find_live(project_id))
+
+    async def update(self, project: Project, expected_version: int) -> Project:
+        record = copy.deepcopy(project)
+        self._table.replace(record, expected_version)
+        return copy.deepcopy(record)
+
+    async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]:
+        return _select((p for p in self._table.live() if _project_matches(p, query)), page, PROJECT_SORT_FIELDS)
+
+
+class MemoryTaskRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._table: Table[Task] = store.tasks
+
+    async def add(self, task: Task) -> None:
+        self._table.insert(copy.deepcopy(task))
+
+    async def get(self, task_id: str) -> Task | None:
+        return _copy_or_none(self._table.find_live(task_id))
+
+    async def update(self, task: Task, expected_version: int) -> Task:
+        record = copy.deepcopy(task)
+        self._table.replace(record, expected_version)
+        return copy.deepcopy(record)
+
+    async def list(self, query: TaskQuery, page: PageRequest) -> Page[Task]:
+        matches = (
+            task
+            for task in self._table.live()
+            if task.project_id == query.project_id and (query.tag is None or task.tag == query.tag)
+        )
+        return _select(matches, page, TASK_SORT_FIELDS)
+
+    async def progress_totals(self, project_id: str) -> tuple[int, int]:
+        progress = [task.progress for task in self._table.live() if task.project_id == project_id]
+        return len(progress), sum(progress)
+
+    async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
+        doomed = [task for task in self._table.live() if task.project_id == project_id]
+        for task in doomed:
+            record = copy.deepcopy(task)
+            record.deleted_at = at
+            self._table.replace(record, task.version)
+        return len(doomed)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _stored_user(user: User) -> User:
+    record = copy.deepcopy(user)
+    record.email = normalise_email(record.email)  # a caller may have assigned a mixed-case address
+    return record
+
+
+def _copy_or_none(record: R | None) -> R | None:
+    return None if record is None else copy.deepcopy(record)
+
+
+def _project_matches(project: Project, query: ProjectQuery) -> bool:
+    if query.viewer_id is not None and not (
+        project.owner_id == query.viewer_id or project.visibility == Visibility.PUBLIC
+    ):
+        return False
+    if query.visibility is not None and project.visibility != query.visibility:
+        return False
+    if query.owner_id is not None and project.owner_id != query.owner_id:
+        return False
+    return query.q is None or query.q.lower() in project.title.lower()
+
+
+def _select(records: Iterable[R], page: PageRequest, sortable: frozenset[str]) -> Page[R]:
+    """Sort (None first ascending, last descending; ties by id ascending), then page."""
+    field = page.sort.field
+    if field not in sortable:
+        raise ValueError(f"cannot sort by {field!r}; one of {sorted(sortable)}")
+
+    def sort_key(record: R) -> tuple[bool, Any]:
+        value = getattr(record, field)
+        return (False, None) if value is None else (True, value)
+
+    ordered = sorted(records, key=lambda record: record.id)
+    # Python's sort is stable even with reverse=True, so the id order survives within ties.
+    ordered.sort(key=sort_key, reverse=page.sort.descending)
+    start = max(page.offset, 0)
+    items = [copy.deepcopy(record) for record in ordered[start : start + max(page.size, 0)]]
+    return Page(items=items, total=len(ordered), page=page.page, size=page.size)

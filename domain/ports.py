@@ -194,3 +194,86 @@ class RefreshTokenStore(Protocol):
     async def revoke_family(self, family_id: str) -> None: ...
 
     async def is_revoked(self, family_id: str) -> bool: ...
+
+
+# --- cache and idempotency (Redis, or memory when embedded) ------------------------------
+
+from enum import StrEnum  # noqa: E402  (kept inside this section so the module header stays untouched)
+
+
+class Cache(Protocol):
+    """A read cache of opaque bytes (cache-aside). Every entry has a TTL.
+
+    Invalidation of whole groups of entries (all list pages of a project, say) is by
+    *generation*: a key that depends on a scope embeds ``await generation(scope)``; a write
+    calls ``bump(scope)`` after it committed and before its response returns. ``bump`` is one
+    O(1) atomic step; every later ``generation(scope)`` returns the new value, so entries built
+    under an older generation are never read again (they age out by their TTL). Race-free: a
+    reader that loaded stale data can only store it under the generation it read *before* the
+    write, which no reader uses after the bump.
+
+    Generations never repeat for a scope, even if the counter itself is evicted or expires:
+    a counter that is missing starts again from a value no earlier counter handed out.
+
+    A cache that cannot be reached raises ``DependencyUnavailable("redis")`` (never a driver
+    error) and the caller treats that as a miss / a bypass; the memory cache never fails.
+    ``set`` raises ``ValueError`` for ``ttl_seconds < 1``.
+    """
+
+    async def get(self, key: str) -> bytes | None:
+        """The value stored under ``key``, or ``None`` when absent or expired."""
+
+    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        """Store (replace) ``value``; it disappears after ``ttl_seconds``."""
+
+    async def delete(self, *keys: str) -> None:
+        """Remove the keys; absent keys are ignored."""
+
+    async def generation(self, scope: str) -> int:
+        """The current generation of ``scope`` (created on first use)."""
+
+    async def bump(self, scope: str) -> int:
+        """Move ``scope`` to a new, strictly greater generation and return it."""
+
+    async def ping(self) -> None:
+        """Return when the cache answers; ``DependencyUnavailable`` otherwise."""
+
+
+class IdempotencyState(StrEnum):
+    CLAIMED = "claimed"  # nothing stored: the caller now owns the key and must complete or release it
+    IN_FLIGHT = "in_flight"  # another request with the same key and fingerprint is running
+    COMPLETED = "completed"  # a response is stored: replay it
+    MISMATCH = "mismatch"  # the key was used for a different request (fingerprint differs)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentResponse:
+    """A stored response: what is replayed for a repeated Idempotency-Key."""
+
+    fingerprint: str  # of the request that produced it (method, path, body hash …)
+    status: int
+    headers: tuple[tuple[str, str], ...]  # the subset worth replaying (Location, Content-Type, …)
+    body: bytes
+
+
+class IdempotencyStore(Protocol):
+    """Responses to POSTs, kept per ``scope_key`` (the application builds it from the principal
+    and the Idempotency-Key) for ``ttl`` (24 h by default).
+
+    ``begin`` is atomic: of several concurrent ``begin`` calls on a fresh key exactly one gets
+    ``CLAIMED``; the others get ``IN_FLIGHT`` (same fingerprint) or ``MISMATCH``. A claim
+    expires after a short claim TTL (longer than any request may run), so a crashed request
+    does not block its key for a day. A store that cannot be reached raises
+    ``DependencyUnavailable``.
+    """
+
+    async def begin(self, scope_key: str, fingerprint: str) -> tuple[IdempotencyState, IdempotentResponse | None]:
+        """Claim the key, or report why not; the stored response comes only with ``COMPLETED``."""
+
+    async def complete(self, scope_key: str, response: IdempotentResponse) -> None:
+        """Store the response (replacing the claim) for the full TTL. If a response is already
+        stored, the first one stays."""
+
+    async def release(self, scope_key: str) -> None:
+        """Drop an unfinished claim (the request failed; a retry may run it). A stored response
+        is never dropped."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -65,8 +65,8 @@ def mongo_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def mongo_server_url() -> Iterator[str]:
-    yield mongo_url()
+def mongo_server_url() -> str:
+    return mongo_url()
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -74,16 +75,56 @@ MAX_PASSWORD_LENGTH = 1024  # argon2 accepts more; a cap keeps hashing cost boun
 # repeats and simple sequences, which covers the long tail of the same shape.
 COMMON_PASSWORDS: frozenset[str] = frozenset(
     {
-        "123456789012", "1234567890123", "12345678901234", "123456123456", "password1234",
-        "password12345", "password123456", "passwordpassword", "qwertyuiop12", "qwertyuiop123",
-        "qwertyuiopasdf", "1q2w3e4r5t6y", "1qaz2wsx3edc", "zaq12wsxcde3", "iloveyou1234",
-        "letmein12345", "welcome12345", "welcome123456", "administrator", "administrator1",
-        "changeme1234", "trustno1trustno1", "football1234", "baseball1234", "superman1234",
-        "monkey123456", "dragon123456", "sunshine1234", "princess1234", "starwars1234",
-        "whatever1234", "passw0rd1234", "p@ssw0rd1234", "p@ssword1234", "abc123abc123",
-        "abcdefghijkl", "abcd1234abcd", "asdfghjkl123", "zxcvbnm12345", "michael12345",
-        "qazwsxedcrfv", "mustang12345", "shadow123456", "master123456", "correcthorsebatterystaple",
-        "111111111111", "000000000000", "987654321098", "098765432109", "qwerty123456",
+        "123456789012",
+        "1234567890123",
+        "12345678901234",
+        "123456123456",
+        "password1234",
+        "password12345",
+        "password123456",
+        "passwordpassword",
+        "qwertyuiop12",
+        "qwertyuiop123",
+        "qwertyuiopasdf",
+        "1q2w3e4r5t6y",
+        "1qaz2wsx3edc",
+        "zaq12wsxcde3",
+        "iloveyou1234",
+        "letmein12345",
+        "welcome12345",
+        "welcome123456",
+        "administrator",
+        "administrator1",
+        "changeme1234",
+        "trustno1trustno1",
+        "football1234",
+        "baseball1234",
+        "superman1234",
+        "monkey123456",
+        "dragon123456",
+        "sunshine1234",
+        "princess1234",
+        "starwars1234",
+        "whatever1234",
+        "passw0rd1234",
+        "p@ssw0rd1234",
+        "p@ssword1234",
+        "abc123abc123",
+        "abcdefghijkl",
+        "abcd1234abcd",
+        "asdfghjkl123",
+        "zxcvbnm12345",
+        "michael12345",
+        "qazwsxedcrfv",
+        "mustang12345",
+        "shadow123456",
+        "master123456",
+        "correcthorsebatterystaple",
+        "111111111111",
+        "000000000000",
+        "987654321098",
+        "098765432109",
+        "qwerty123456",
     }
 )
 
@@ -114,5 +155,5 @@ def check_password_policy(password: str, email: str) -> None:
 def _is_trivial(lowered: str) -> bool:
     if len(set(lowered)) <= 2:
         return True
-    steps = {ord(b) - ord(a) for a, b in zip(lowered, lowered[1:], strict=False)}
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(lowered)}
     return steps <= {1} or steps <= {-1}

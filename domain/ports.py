@@ -105,9 +105,14 @@ class UnitOfWork(Protocol):
     the block see the block's own writes. Outside a transaction each write stands alone.
     """
 
-    users: UserRepository
-    projects: ProjectRepository
-    tasks: TaskRepository
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def projects(self) -> ProjectRepository: ...
+
+    @property
+    def tasks(self) -> TaskRepository: ...
 
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
 

@@ -1,0 +1,152 @@
+"""Accounts and authentication: sign-up, password login, tokens, the current user."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from application.common import EventBuffer, Ports
+from domain import events as ev
+from domain.errors import FieldProblem, InvalidCredentials, InvalidToken, NotFound, ValidationFailed
+from domain.identity import Principal, Role, User, check_password_policy, normalise_email
+from domain.ports import AccessClaims, PasswordHasher, RefreshTokenStore, TokenService
+
+DISPLAY_NAME_MAX = 100
+EMAIL_MAX = 254
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    """What ``/auth/verify`` reports about a valid access token."""
+
+    claims: AccessClaims
+    user: User
+
+
+class AccountService:
+    def __init__(
+        self,
+        ports: Ports,
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        refresh_store: RefreshTokenStore,
+    ) -> None:
+        self._ports = ports
+        self._hasher = hasher
+        self._tokens = tokens
+        self._refresh = refresh_store
+        # Verifying a password we do not have still costs a hash, so unknown e-mails and
+        # wrong passwords take the same time and get the same answer.
+        self._dummy_hash = hasher.hash("not-a-real-password-for-timing")
+
+    async def signup(self, email: str, password: str, display_name: str) -> User:
+        email = normalise_email(email)
+        problems = _email_problems(email)
+        name = display_name.strip()
+        if not name or len(name) > DISPLAY_NAME_MAX:
+            problems.append(FieldProblem("body.display_name", f"must be 1 to {DISPLAY_NAME_MAX} characters"))
+        if problems:
+            raise ValidationFailed(problems)
+        check_password_policy(password, email)
+        now = self._ports.clock.now()
+        user = User(
+            id=self._ports.ids.new_id(),
+            email=email,
+            display_name=name,
+            roles=frozenset({Role.MEMBER}),
+            created_at=now,
+            updated_at=now,
+            password_hash=await asyncio.to_thread(self._hasher.hash, password),
+        )
+        await self._ports.uow.users.add(user)  # EmailTaken when the address is in use
+        buffer = EventBuffer(self._ports, actor_id=user.id)
+        buffer.record(ev.USER_SIGNED_UP, {"user_id": user.id}, user_id=user.id)
+        await buffer.publish()
+        return user
+
+    async def check_password(self, email: str, password: str) -> User:
+        """The active user with these credentials, or InvalidCredentials (one message for all)."""
+        user = await self._ports.uow.users.get_by_email(normalise_email(email))
+        # Hashing is CPU-bound (argon2 releases the GIL): run it off the event loop.
+        if user is None or user.password_hash is None:
+            await asyncio.to_thread(self._hasher.verify, password, self._dummy_hash)
+            raise InvalidCredentials()
+        matches = await asyncio.to_thread(self._hasher.verify, password, user.password_hash)
+        if not matches or not user.active:
+            raise InvalidCredentials()
+        if self._hasher.needs_rehash(user.password_hash):
+            user.password_hash = await asyncio.to_thread(self._hasher.hash, password)
+            user.updated_at = self._ports.clock.now()
+            await self._ports.uow.users.update(user, user.version)
+        return user
+
+    async def login(self, email: str, password: str) -> TokenPair:
+        user = await self.check_password(email, password)
+        return await self._start_family(user)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        now = self._ports.clock.now()
+        claims = self._tokens.read_refresh(refresh_token, now)
+        user = await self._ports.uow.users.get(claims.subject)
+        if user is None or not user.active:
+            await self._refresh.revoke_family(claims.family_id)
+            raise InvalidToken()
+        new_token_id = self._ports.ids.new_id()
+        if not await self._refresh.rotate(claims.family_id, claims.token_id, new_token_id):
+            raise InvalidToken("The refresh token was already used or revoked; sign in again.")
+        return self._pair(user, claims.family_id, new_token_id, now)[0]
+
+    async def logout(self, refresh_token: str) -> None:
+        claims = self._tokens.read_refresh(refresh_token, self._ports.clock.now())
+        await self._refresh.revoke_family(claims.family_id)
+
+    async def authenticate(self, access_token: str) -> Principal:
+        """The caller behind a bearer token, with the roles the user holds *now*."""
+        claims = self._tokens.verify_access(access_token, self._ports.clock.now())
+        user = await self._ports.uow.users.get(claims.subject)
+        if user is None or not user.active:
+            raise InvalidToken()
+        return user.principal
+
+    async def verify(self, access_token: str) -> TokenCheck:
+        claims = self._tokens.verify_access(access_token, self._ports.clock.now())
+        user = await self._ports.uow.users.get(claims.subject)
+        if user is None or not user.active:
+            raise InvalidToken()
+        return TokenCheck(claims=claims, user=user)
+
+    async def me(self, principal: Principal) -> User:
+        user = await self._ports.uow.users.get(principal.user_id)
+        if user is None:
+            raise NotFound("The user does not exist.")
+        return user
+
+    async def _start_family(self, user: User) -> TokenPair:
+        now = self._ports.clock.now()
+        family_id = self._ports.ids.new_id()
+        token_id = self._ports.ids.new_id()
+        pair, refresh_ttl = self._pair(user, family_id, token_id, now)
+        await self._refresh.start_family(family_id, user.id, token_id, now + timedelta(seconds=refresh_ttl))
+        return pair
+
+    def _pair(self, user: User, family_id: str, token_id: str, now: datetime) -> tuple[TokenPair, int]:
+        access = self._tokens.issue_access(user.principal, now)
+        refresh = self._tokens.issue_refresh(user.id, family_id, token_id, now)
+        pair = TokenPair(access_token=access.token, refresh_token=refresh.token, expires_in=access.expires_in)
+        return pair, refresh.expires_in
+
+
+def _email_problems(email: str) -> list[FieldProblem]:
+    local, _, domain_part = email.partition("@")
+    if not local or "." not in domain_part or len(email) > EMAIL_MAX or any(c.isspace() for c in email):
+        return [FieldProblem("body.email", "must be a valid e-mail address")]
+    return []

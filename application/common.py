@@ -1,0 +1,83 @@
+"""What every use case shares: the ports it talks to and how it records events."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from domain.errors import PreconditionFailed, VersionConflict
+from domain.events import DomainEvent
+from domain.ports import Clock, EventPublisher, IdGenerator, UnitOfWork
+
+T = TypeVar("T")
+
+#: how often a use case re-runs when only a *derived* write (project progress) lost a race
+DERIVED_WRITE_ATTEMPTS = 5
+
+
+@dataclass(slots=True)
+class Ports:
+    uow: UnitOfWork
+    clock: Clock
+    ids: IdGenerator
+    publisher: EventPublisher
+
+
+@dataclass(slots=True)
+class EventBuffer:
+    """Events a use case raised; published only after its writes committed."""
+
+    ports: Ports
+    actor_id: str | None
+    events: list[DomainEvent] = field(default_factory=list)
+
+    def record(
+        self,
+        name: str,
+        data: Mapping[str, Any],
+        *,
+        project_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        self.events.append(
+            DomainEvent(
+                id=self.ports.ids.new_id(),
+                name=name,
+                actor_id=self.actor_id,
+                at=self.ports.clock.now(),
+                project_id=project_id,
+                user_id=user_id,
+                data=dict(data),
+            )
+        )
+
+    async def publish(self) -> None:
+        if self.events:
+            await self.ports.publisher.publish(tuple(self.events))
+            self.events.clear()
+
+
+def check_if_match(current_version: int, expected_version: int | None) -> None:
+    """``If-Match`` support: a client that names a version may only change that version."""
+    if expected_version is not None and expected_version != current_version:
+        raise PreconditionFailed()
+
+
+async def retry_on_derived_conflict(attempt: Callable[[], Awaitable[T]], client_version: int | None) -> T:
+    """Run ``attempt``; re-run it when a concurrent writer changed a record we only derive.
+
+    A task change recomputes its project's progress in the same transaction; two changes to
+    different tasks of one project race on the project's version. That race is not the
+    client's conflict, so the whole transaction is retried on fresh reads. A conflict on the
+    record the client named (``client_version`` given through If-Match) is theirs: 412.
+    """
+    for remaining in range(DERIVED_WRITE_ATTEMPTS - 1, -1, -1):
+        try:
+            return await attempt()
+        except VersionConflict:
+            if client_version is not None:
+                raise PreconditionFailed() from None
+            if remaining == 0:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

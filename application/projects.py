@@ -1,0 +1,132 @@
+"""Projects: create, read, list, change and delete, with the visibility rules of the domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from application.common import EventBuffer, Ports, check_if_match
+from domain import events as ev
+from domain.board import (
+    Project,
+    ProjectChanges,
+    SiteLocation,
+    Visibility,
+    apply_project_changes,
+    description_problems,
+    ensure_can_create,
+    ensure_changeable,
+    ensure_visible,
+    raise_if_problems,
+    title_problems,
+)
+from domain.identity import Principal
+from domain.paging import Page, PageRequest
+from domain.ports import ProjectQuery
+
+
+@dataclass(frozen=True, slots=True)
+class NewProject:
+    title: str
+    description: str = ""
+    visibility: Visibility = Visibility.PERSONAL
+    finish_date: date | None = None
+    site: SiteLocation | None = None
+
+
+def project_summary(project: Project) -> dict[str, object]:
+    """The minimum a subscriber needs to know about a project after a change."""
+    return {
+        "project_id": project.id,
+        "owner_id": project.owner_id,
+        "title": project.title,
+        "visibility": project.visibility.value,
+        "progress": project.progress,
+        "version": project.version,
+    }
+
+
+class ProjectService:
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+
+    async def create(self, principal: Principal, new: NewProject) -> Project:
+        ensure_can_create(principal)
+        problems = title_problems(new.title) + description_problems(new.description)
+        if new.site is not None:
+            problems += new.site.problems("body.site")
+        raise_if_problems(problems)
+        now = self._ports.clock.now()
+        project = Project(
+            id=self._ports.ids.new_id(),
+            owner_id=principal.user_id,
+            title=new.title.strip(),
+            description=new.description,
+            visibility=new.visibility,
+            finish_date=new.finish_date,
+            site=new.site,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._ports.uow.projects.add(project)
+        buffer = EventBuffer(self._ports, principal.user_id)
+        buffer.record(ev.PROJECT_CREATED, project_summary(project), project_id=project.id, user_id=project.owner_id)
+        await buffer.publish()
+        return project
+
+    async def get(self, principal: Principal, project_id: str) -> Project:
+        return ensure_visible(principal, await self._ports.uow.projects.get(project_id))
+
+    async def list(
+        self,
+        principal: Principal,
+        page: PageRequest,
+        visibility: Visibility | None = None,
+        q: str | None = None,
+    ) -> Page[Project]:
+        query = ProjectQuery(
+            viewer_id=None if principal.is_admin else principal.user_id,
+            visibility=visibility,
+            q=q.strip() or None if q is not None else None,
+        )
+        return await self._ports.uow.projects.list(query, page)
+
+    async def update(
+        self,
+        principal: Principal,
+        project_id: str,
+        changes: ProjectChanges,
+        expected_version: int | None = None,
+    ) -> Project:
+        project = ensure_changeable(principal, await self._ports.uow.projects.get(project_id))
+        check_if_match(project.version, expected_version)
+        read_version = project.version
+        was = project.visibility
+        apply_project_changes(project, changes, self._ports.clock.now())
+        saved = await self._ports.uow.projects.update(project, read_version)
+        buffer = EventBuffer(self._ports, principal.user_id)
+        data = project_summary(saved) | {"previous_visibility": was.value}
+        buffer.record(ev.PROJECT_UPDATED, data, project_id=saved.id, user_id=saved.owner_id)
+        await buffer.publish()
+        return saved
+
+    async def delete(self, principal: Principal, project_id: str, expected_version: int | None = None) -> None:
+        """Soft-delete the project and, in the same transaction, its tasks."""
+        uow = self._ports.uow
+        project = ensure_changeable(principal, await uow.projects.get(project_id))
+        check_if_match(project.version, expected_version)
+        now = self._ports.clock.now()
+        read_version = project.version
+        project.deleted_at = now
+        project.updated_at = now
+        async with uow.transaction():
+            await uow.projects.update(project, read_version)
+            removed_tasks = await uow.tasks.soft_delete_for_project(project.id, now)
+        buffer = EventBuffer(self._ports, principal.user_id)
+        buffer.record(
+            ev.PROJECT_DELETED,
+            {"project_id": project.id, "owner_id": project.owner_id, "tasks_deleted": removed_tasks},
+            project_id=project.id,
+            user_id=project.owner_id,
+        )
+        await buffer.publish()

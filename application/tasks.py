@@ -1,0 +1,176 @@
+"""Tasks: changes that keep their project's derived progress true, in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from application.common import EventBuffer, Ports, check_if_match, retry_on_derived_conflict
+from domain import events as ev
+from domain.board import (
+    Project,
+    Task,
+    TaskChanges,
+    apply_task_changes,
+    description_problems,
+    ensure_changeable,
+    ensure_task_deletable,
+    ensure_visible,
+    progress_from_totals,
+    progress_problems,
+    raise_if_problems,
+    tag_problems,
+    title_problems,
+)
+from domain.errors import NotFound
+from domain.identity import Principal
+from domain.paging import Page, PageRequest
+from domain.ports import TaskQuery, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    title: str
+    description: str = ""
+    tag: str | None = None
+    progress: int = 0
+    finish_date: date | None = None
+
+
+def task_summary(task: Task) -> dict[str, object]:
+    return {
+        "task_id": task.id,
+        "project_id": task.project_id,
+        "title": task.title,
+        "tag": task.tag,
+        "progress": task.progress,
+        "completed": task.completed,
+        "version": task.version,
+    }
+
+
+class TaskService:
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+
+    async def create(self, principal: Principal, project_id: str, new: NewTask) -> Task:
+        raise_if_problems(
+            title_problems(new.title)
+            + description_problems(new.description)
+            + tag_problems(new.tag)
+            + progress_problems(new.progress)
+        )
+
+        async def attempt() -> Task:
+            uow = self._ports.uow
+            buffer = EventBuffer(self._ports, principal.user_id)
+            async with uow.transaction():
+                project = ensure_changeable(principal, await uow.projects.get(project_id))
+                now = self._ports.clock.now()
+                task = Task(
+                    id=self._ports.ids.new_id(),
+                    project_id=project.id,
+                    title=new.title.strip(),
+                    description=new.description,
+                    tag=new.tag.strip() if new.tag is not None else None,
+                    progress=new.progress,
+                    finish_date=new.finish_date,
+                    created_at=now,
+                    updated_at=now,
+                )
+                await uow.tasks.add(task)
+                buffer.record(ev.TASK_CREATED, task_summary(task), project_id=project.id)
+                if task.completed:
+                    buffer.record(ev.TASK_COMPLETED, task_summary(task), project_id=project.id)
+                await _recompute_progress(uow, project, buffer)
+            await buffer.publish()
+            return task
+
+        return await retry_on_derived_conflict(attempt, client_version=None)
+
+    async def get(self, principal: Principal, task_id: str) -> Task:
+        task, _ = await self._visible_task(principal, task_id)
+        return task
+
+    async def list(
+        self, principal: Principal, project_id: str, page: PageRequest, tag: str | None = None
+    ) -> Page[Task]:
+        ensure_visible(principal, await self._ports.uow.projects.get(project_id))
+        return await self._ports.uow.tasks.list(TaskQuery(project_id=project_id, tag=tag), page)
+
+    async def update(
+        self,
+        principal: Principal,
+        task_id: str,
+        changes: TaskChanges,
+        expected_version: int | None = None,
+    ) -> Task:
+        async def attempt() -> Task:
+            uow = self._ports.uow
+            buffer = EventBuffer(self._ports, principal.user_id)
+            async with uow.transaction():
+                task, project = await self._visible_task(principal, task_id)
+                ensure_changeable(principal, project)
+                check_if_match(task.version, expected_version)
+                read_version = task.version
+                was_completed = task.completed
+                apply_task_changes(task, changes, self._ports.clock.now())
+                saved = await uow.tasks.update(task, read_version)
+                buffer.record(ev.TASK_UPDATED, task_summary(saved), project_id=project.id)
+                if saved.completed and not was_completed:
+                    buffer.record(ev.TASK_COMPLETED, task_summary(saved), project_id=project.id)
+                await _recompute_progress(uow, project, buffer)
+            await buffer.publish()
+            return saved
+
+        return await retry_on_derived_conflict(attempt, client_version=expected_version)
+
+    async def delete(self, principal: Principal, task_id: str, expected_version: int | None = None) -> None:
+        async def attempt() -> None:
+            uow = self._ports.uow
+            buffer = EventBuffer(self._ports, principal.user_id)
+            async with uow.transaction():
+                task, project = await self._visible_task(principal, task_id)
+                ensure_changeable(principal, project)
+                check_if_match(task.version, expected_version)
+                ensure_task_deletable(task)
+                read_version = task.version
+                now = self._ports.clock.now()
+                task.deleted_at = now
+                task.updated_at = now
+                await uow.tasks.update(task, read_version)
+                buffer.record(ev.TASK_DELETED, {"task_id": task.id, "project_id": project.id}, project_id=project.id)
+                await _recompute_progress(uow, project, buffer)
+            await buffer.publish()
+
+        await retry_on_derived_conflict(attempt, client_version=expected_version)
+
+    async def _visible_task(self, principal: Principal, task_id: str) -> tuple[Task, Project]:
+        uow = self._ports.uow
+        task = await uow.tasks.get(task_id)
+        if task is None:
+            raise NotFound("The task does not exist.")
+        try:
+            project = ensure_visible(principal, await uow.projects.get(task.project_id))
+        except NotFound:
+            raise NotFound("The task does not exist.") from None
+        return task, project
+
+
+async def _recompute_progress(uow: UnitOfWork, project: Project, buffer: EventBuffer) -> None:
+    """Derive the project's progress from its live tasks (idempotent; repairs any drift)."""
+    count, total = await uow.tasks.progress_totals(project.id)
+    progress = progress_from_totals(count, total)
+    if progress == project.progress:
+        return
+    read_version = project.version
+    previous = project.progress
+    project.progress = progress
+    project.updated_at = buffer.ports.clock.now()
+    saved = await uow.projects.update(project, read_version)
+    buffer.record(
+        ev.PROJECT_PROGRESS_CHANGED,
+        {"project_id": saved.id, "progress": saved.progress, "previous": previous, "version": saved.version},
+        project_id=saved.id,
+        user_id=saved.owner_id,
+    )

@@ -1,0 +1,159 @@
+"""The composition root: the ONE place where settings choose adapters and hand them to services.
+
+Nothing else in the code base constructs an adapter. Tests build a container here too
+(with embedded defaults, or a different clock), so they exercise the same wiring as the
+service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+
+from adapters.memory.clock import SystemClock
+from adapters.memory.events import InMemoryEventPublisher
+from adapters.memory.ids import UuidGenerator
+from adapters.memory.refresh_tokens import MemoryRefreshTokenStore
+from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.security.passwords import Argon2PasswordHasher
+from adapters.security.tokens import (
+    JoseTokenService,
+    generate_development_key,
+    generate_refresh_key,
+    load_private_key_pem,
+)
+from application.accounts import AccountService
+from application.common import Ports
+from application.projects import ProjectService
+from application.tasks import TaskService
+from domain.ports import Clock, PasswordHasher, RefreshTokenStore, UnitOfWork
+from entrypoints.settings import Settings, SettingsError
+
+log = structlog.get_logger("trellis.bootstrap")
+
+READINESS_TIMEOUT_SECONDS = 1.0
+
+Check = Callable[[], Awaitable[None]]
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Container:
+    settings: Settings
+    ports: Ports
+    publisher: InMemoryEventPublisher
+    hasher: PasswordHasher
+    accounts: AccountService
+    projects: ProjectService
+    tasks: TaskService
+    checks: dict[str, Check] = field(default_factory=dict)
+    closers: list[Closer] = field(default_factory=list)
+
+    async def readiness(self) -> dict[str, str]:
+        """Each configured dependency's state, each checked with a short timeout, concurrently."""
+
+        async def one(check: Check) -> str:
+            try:
+                await asyncio.wait_for(check(), READINESS_TIMEOUT_SECONDS)
+            except TimeoutError:
+                return "timeout"
+            except Exception:
+                return "unavailable"
+            return "ok"
+
+        names = list(self.checks)
+        states = await asyncio.gather(*(one(self.checks[n]) for n in names))
+        return dict(zip(names, states, strict=True))
+
+    async def close(self) -> None:
+        for closer in reversed(self.closers):
+            try:
+                await closer()
+            except Exception:
+                log.exception("shutdown_step_failed")
+        self.closers.clear()
+
+
+def _announce_default(component: str, detail: str) -> None:
+    log.warning("embedded_default", component=component, detail=detail)
+
+
+async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Build every adapter the settings ask for and the services on top of them."""
+    if settings.production and (problems := settings.production_problems()):
+        raise SettingsError(f"APP_ENV=production refuses to start: set {problems[0]}")
+
+    checks: dict[str, Check] = {}
+    closers: list[Closer] = []
+
+    uow: UnitOfWork
+    if settings.mongodb_url:
+        from adapters.mongo.database import MongoDatabase
+
+        database = await MongoDatabase.connect(settings.mongodb_url, settings.mongodb_database)
+        closers.append(database.close)
+        if settings.production and not database.supports_transactions:
+            await database.close()
+            raise SettingsError(
+                "MONGODB_URL: the server cannot run multi-document transactions; use a replica set "
+                "(a single-node one is enough) so writes stay all-or-nothing"
+            )
+        checks["mongodb"] = database.ping
+        uow = database.unit_of_work()
+    else:
+        _announce_default("storage", "in-memory repositories; data is lost on restart (set MONGODB_URL)")
+        uow = MemoryUnitOfWork()
+
+    refresh_store: RefreshTokenStore
+    if settings.redis_url:
+        from adapters.redis.client import create_client
+        from adapters.redis.refresh_tokens import RedisRefreshTokenStore
+
+        redis = create_client(settings.redis_url)
+        closers.append(redis.aclose)
+        refresh_store = RedisRefreshTokenStore(redis)
+
+        async def ping_redis() -> None:
+            await redis.ping()
+
+        checks["redis"] = ping_redis
+    else:
+        _announce_default("sessions", "in-process refresh-token store; sessions end on restart (set REDIS_URL)")
+        refresh_store = MemoryRefreshTokenStore()
+
+    if settings.jwt_private_key:
+        signing_key = load_private_key_pem(settings.jwt_private_key, settings.jwt_key_id)
+    else:
+        _announce_default("signing_key", "generated HS256 key; tokens die with the process (set JWT_PRIVATE_KEY)")
+        signing_key = generate_development_key()
+    if settings.refresh_token_key is None:
+        _announce_default("refresh_key", "generated refresh-token key (set REFRESH_TOKEN_KEY)")
+    tokens = JoseTokenService(
+        signing_key=signing_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        refresh_key=settings.refresh_token_key or generate_refresh_key(),
+        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    hasher = Argon2PasswordHasher(
+        time_cost=settings.password_hash_time_cost, memory_cost=settings.password_hash_memory_kib
+    )
+
+    publisher = InMemoryEventPublisher()
+    ports = Ports(uow=uow, clock=clock or SystemClock(), ids=UuidGenerator(), publisher=publisher)
+    return Container(
+        settings=settings,
+        ports=ports,
+        publisher=publisher,
+        hasher=hasher,
+        accounts=AccountService(ports, hasher, tokens, refresh_store),
+        projects=ProjectService(ports),
+        tasks=TaskService(ports),
+        checks=checks,
+        closers=closers,
+    )

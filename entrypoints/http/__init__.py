@@ -1,0 +1,1 @@
+"""The HTTP entry point (Litestar): controllers, wire models, envelopes and error mapping."""

@@ -1,0 +1,122 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, Router, get
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.http.controllers.auth import AuthController
+from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.projects import ProjectController
+from entrypoints.http.controllers.tasks import TaskController
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.request import StrictRequest, add_request_id_header
+from entrypoints.settings import Settings, load_settings
+
+API_VERSION = "1.0.0"
+
+DESCRIPTION = """\
+Trellis is a project-board backend: projects and their tasks with owner/visibility rules and
+derived progress, local accounts with bearer tokens.
+
+**Envelopes.** Success: `{"status": "success", "data": …, "meta": {…}}`. Errors:
+`{"status": "error", "error": {"code", "message", "details", "request_id"}}` with stable codes.
+Every response carries `X-Request-ID`.
+
+**Authentication.** `POST /api/v1/auth/login` returns an access token; send it as
+`Authorization: Bearer <token>` (the *Authorize* button above).
+
+**Paging.** List routes take `page` (≥ 1), `size` (1–100) and `sort` (a whitelisted field,
+`-` for descending); paging is in `meta` and in RFC 8288 `Link` headers.
+
+**Concurrency.** Single resources send a strong `ETag`; `If-None-Match` answers 304 and
+`If-Match` on PUT/PATCH/DELETE answers 412 when the resource changed.
+"""
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Trellis API",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/")],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="http", scheme="bearer", bearer_format="JWT", description="An access token from /auth/login"
+                )
+            }
+        ),
+        tags=[
+            Tag(name="auth", description="Accounts and tokens"),
+            Tag(name="projects", description="Projects and the tasks under them"),
+            Tag(name="tasks", description="Single tasks"),
+            Tag(name="health", description="Liveness and readiness"),
+        ],
+        use_handler_docstrings=False,
+        create_examples=False,
+    )
+
+
+@get(
+    "/openapi.json",
+    summary="The OpenAPI document",
+    description="This API's OpenAPI 3.1 document (the same one Swagger UI at /docs reads).",
+    include_in_schema=False,
+    media_type="application/vnd.oai.openapi+json",
+    sync_to_thread=False,
+)
+def openapi_document(request: Request[Any, Any, Any]) -> Response[bytes]:
+    app = request.app
+    encoded = app.state.get("openapi_json")
+    if encoded is None:  # built once, on first use, then served from memory
+        encoded = app.state.openapi_json = msgspec.json.encode(app.openapi_schema.to_schema())
+    return Response(encoded, media_type="application/vnd.oai.openapi+json")
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Litestar:
+    """The application. With ``container`` the caller owns it; otherwise it is built at start-up."""
+    settings = settings or (container.settings if container is not None else load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        built = await bootstrap(settings)
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.close()
+
+    api = Router(path="/api/v1", route_handlers=[AuthController, ProjectController, TaskController])
+    cors = CORSConfig(allow_origins=list(settings.cors_allowed_origins)) if settings.cors_allowed_origins else None
+    return Litestar(
+        route_handlers=[api, HealthController, openapi_document],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[add_request_id_header],
+        request_class=StrictRequest,
+        request_max_body_size=settings.request_max_body_bytes,
+        openapi_config=openapi_config(),
+        cors_config=cors,
+        logging_config=None,
+        debug=False,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """Factory for ASGI servers (``uvicorn --factory entrypoints.http.app:app_from_environment``)."""
+    return create_app(load_settings())

@@ -1,0 +1,158 @@
+"""Settings, read once from the environment (and a ``.env`` file in development).
+
+With nothing configured the service runs on embedded defaults. ``APP_ENV=production``
+refuses a default that would lose data or weaken security and names the variable to set.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, cast
+
+AppEnv = Literal["development", "test", "production"]
+APP_ENVS: tuple[AppEnv, ...] = ("development", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    app_env: AppEnv = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+    mongodb_url: str | None = None
+    mongodb_database: str = "trellis"
+    redis_url: str | None = None
+    jwt_issuer: str = "trellis"
+    jwt_audience: str = "trellis-api"
+    jwt_private_key: str | None = field(default=None, repr=False)
+    jwt_key_id: str = "trellis-1"
+    refresh_token_key: bytes | None = field(default=None, repr=False)
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    password_hash_time_cost: int = 2
+    password_hash_memory_kib: int = 19 * 1024
+    cors_allowed_origins: tuple[str, ...] = ()
+    request_max_body_bytes: int = 1024 * 1024
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+    def production_problems(self) -> list[str]:
+        """Each unsafe default production must not run on, as 'VARIABLE: why'."""
+        problems: list[str] = []
+        if self.mongodb_url is None:
+            problems.append("MONGODB_URL: in-memory storage loses every record on restart")
+        if self.redis_url is None:
+            problems.append("REDIS_URL: in-process refresh tokens, rate limits and cache do not survive restarts")
+        if self.jwt_private_key is None:
+            problems.append("JWT_PRIVATE_KEY: a generated signing key invalidates tokens on restart")
+        if self.refresh_token_key is None:
+            problems.append("REFRESH_TOKEN_KEY: a generated refresh-token key invalidates sessions on restart")
+        if not self.cors_allowed_origins or "*" in self.cors_allowed_origins:
+            problems.append("CORS_ALLOWED_ORIGINS: list the trusted origins explicitly (no wildcard)")
+        return problems
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines; ``#`` comments and blank lines skipped; optional quotes removed.
+
+    Written by hand: the format we accept is this small, and it keeps a dependency out.
+    """
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            continue
+        key, _, value = stripped.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    app_env = env.get("APP_ENV", "development").strip() or "development"
+    if app_env not in APP_ENVS:
+        raise SettingsError(f"APP_ENV must be one of {', '.join(APP_ENVS)}, got {app_env!r}")
+    if app_env == "development" and dotenv is not None:
+        env = {**read_dotenv(dotenv), **env}
+
+    log_format = env.get("LOG_FORMAT", "json" if app_env == "production" else "console")
+    if log_format not in ("console", "json"):
+        raise SettingsError(f"LOG_FORMAT must be console or json, got {log_format!r}")
+    log_level = env.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}")
+
+    refresh_key: bytes | None = None
+    if raw_key := _optional(env, "REFRESH_TOKEN_KEY"):
+        try:
+            refresh_key = base64.b64decode(raw_key, validate=True)
+        except (binascii.Error, ValueError):
+            raise SettingsError("REFRESH_TOKEN_KEY must be base64 of 32 random bytes") from None
+        if len(refresh_key) != 32:
+            raise SettingsError("REFRESH_TOKEN_KEY must be base64 of exactly 32 bytes")
+
+    private_key = _optional(env, "JWT_PRIVATE_KEY")
+    if private_key is None and (key_file := _optional(env, "JWT_PRIVATE_KEY_FILE")):
+        try:
+            private_key = Path(key_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"JWT_PRIVATE_KEY_FILE cannot be read: {exc.strerror}") from None
+
+    origins = tuple(o.strip() for o in env.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip())
+
+    return Settings(
+        app_env=app_env,
+        host=env.get("HOST", "127.0.0.1"),
+        port=_int(env, "PORT", 8000, 1, 65535),
+        log_level=log_level,
+        log_format=cast(Literal["console", "json"], log_format),
+        mongodb_url=_optional(env, "MONGODB_URL"),
+        mongodb_database=env.get("MONGODB_DATABASE", "trellis") or "trellis",
+        redis_url=_optional(env, "REDIS_URL"),
+        jwt_issuer=env.get("JWT_ISSUER", "trellis") or "trellis",
+        jwt_audience=env.get("JWT_AUDIENCE", "trellis-api") or "trellis-api",
+        jwt_private_key=private_key,
+        jwt_key_id=env.get("JWT_KEY_ID", "trellis-1") or "trellis-1",
+        refresh_token_key=refresh_key,
+        access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 24 * 3600),
+        refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 14 * 24 * 3600, 300, 365 * 24 * 3600),
+        password_hash_time_cost=_int(env, "PASSWORD_HASH_TIME_COST", 2, 1, 20),
+        password_hash_memory_kib=_int(env, "PASSWORD_HASH_MEMORY_KIB", 19 * 1024, 8, 4 * 1024 * 1024),
+        cors_allowed_origins=origins,
+        request_max_body_bytes=_int(env, "REQUEST_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    )

@@ -1,0 +1,56 @@
+# Trellis recipes. `./dev <recipe>` installs uv and just first when a machine lacks them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export UV_FROZEN := "1"
+
+# list the recipes
+default:
+    @just --list
+
+# install the locked Python dependencies into .venv
+sync:
+    uv sync --frozen --quiet
+
+# run the service on embedded defaults (HOST/PORT, default 127.0.0.1:8000; docs at /docs)
+run: sync
+    exec uv run --frozen trellis serve
+
+# create demo users, projects and tasks (idempotent; refuses APP_ENV=production without --force)
+seed *args: sync
+    uv run --frozen trellis seed {{args}}
+
+# format the code
+fmt: sync
+    uv run --frozen ruff format .
+    uv run --frozen ruff check --fix .
+
+# lint, format check, strict type check, and the layer contracts
+lint: sync
+    uv run --frozen ruff check .
+    uv run --frozen ruff format --check .
+    uv run --frozen mypy
+    uv run --frozen lint-imports
+
+# install what the tests start: redis-server (apt) and the MongoDB-wire test server (own venv)
+test-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    need=()
+    command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+    if [ ${#need[@]} -gt 0 ]; then
+        if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "test-deps: please install: ${need[*]} (apt-get install)" >&2; exit 1; fi
+        echo "test-deps: installing ${need[*]}" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    bash tools/mongo/install.sh
+
+# validate Dockerfile, compose.yml, workflows, Prometheus rules and dashboards offline
+validate-deploy: sync
+    bash tools/validate-deploy.sh
+
+# every check and test, as CI runs it (REQUIRE_REAL_SERVICES=1 makes a missing server a failure)
+test: sync test-deps lint validate-deploy
+    uv run --frozen pytest --cov --cov-report=term-missing:skip-covered {{ if env("CI", "") != "" { "-p no:cacheprovider" } else { "" } }}

@@ -3,7 +3,8 @@
 Everything that means "MongoDB cannot be reached or cannot serve right now" becomes
 ``DependencyUnavailable("mongodb")`` so the HTTP layer answers 503 and no driver message leaks;
 a write conflict between two concurrent transactions (MongoDB aborts the later writer) is a
-lost race and becomes ``VersionConflict``. Anything else is a bug and propagates unchanged.
+lost race and becomes ``VersionConflict`` (409: the client re-reads and retries). Anything
+else is a bug and propagates unchanged.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def translated() -> Iterator[None]:
     except PyMongoError as error:
         if is_unavailable(error):
             raise DependencyUnavailable(DEPENDENCY) from error
-        if isinstance(error, OperationFailure) and error.code == WRITE_CONFLICT:
+        if is_write_conflict(error):
             raise VersionConflict() from error
         raise
+
+
+def is_write_conflict(error: PyMongoError) -> bool:
+    """Another transaction (or a write after our snapshot) changed a document we wrote.
+
+    MongoDB reports WriteConflict (112, labelled TransientTransactionError) at the write; the
+    mongoeco test server detects it at commit and sends only the message.
+    """
+    if not isinstance(error, OperationFailure):
+        return False
+    if error.code == WRITE_CONFLICT or error.has_error_label("TransientTransactionError"):
+        return True
+    return error.code is None and "write conflict" in str(error.details or {}).lower()

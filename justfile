@@ -14,6 +14,7 @@ sync:
 
 # run the service on embedded defaults (HOST/PORT, default 127.0.0.1:8000; docs at /docs)
 run: sync
+    # SIGTERM/SIGINT: stop accepting, finish in-flight requests, run shutdown, exit 0
     exec uv run --frozen trellis serve
 
 # create demo users, projects and tasks (idempotent; refuses APP_ENV=production without --force)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from types import FrameType
 
 import structlog
 
@@ -16,6 +17,14 @@ log = structlog.get_logger("trellis.cli")
 
 def serve(settings: Settings) -> int:
     import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown (exit 143/130); a stop
+        we were asked for and completed is a success, so the process exits 0 instead."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
 
     from entrypoints.http.app import create_app
 
@@ -32,7 +41,7 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=20,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = GracefulServer(config)
     log.info(
         "listening", url=f"http://{settings.host}:{settings.port}", docs=f"http://{settings.host}:{settings.port}/docs"
     )

@@ -259,7 +259,7 @@ async def test_redis_cache_survives_a_crash_and_a_restart_without_being_recreate
                 started = time.monotonic()
                 with pytest.raises(DependencyUnavailable) as error:
                     await operation()
-                assert time.monotonic() - started < 1.0
+                assert time.monotonic() - started < 1.5  # operation_timeout 0.5 s, plus slack for a loaded machine
                 _assert_unavailable(error)
 
             server.restart()  # empty: no persistence, scripts forgotten too
@@ -286,5 +286,5 @@ async def test_redis_cache_gives_up_on_a_hung_server_within_its_timeout() -> Non
             server.resume()
 
             _assert_unavailable(error)
-            assert 0.25 < elapsed < 0.8
+            assert 0.25 < elapsed < 1.5  # operation_timeout 0.3 s, plus slack for a loaded machine
             assert await cache.get("k") == b"v"

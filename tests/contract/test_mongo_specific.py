@@ -48,11 +48,6 @@ def uow(database: MongoDatabase) -> MongoUnitOfWork:
     return database.unit_of_work()
 
 
-async def is_mongoeco(database: MongoDatabase) -> bool:
-    info = await database.database.command("buildInfo")
-    return bool(info.get("gitVersion") == "mongoeco")
-
-
 def user(n: int, **kw: Any) -> User:
     fields: dict[str, Any] = {
         "id": f"user-{n}",
@@ -148,14 +143,7 @@ async def test_failure_between_two_writes_leaves_nothing_half_applied(uow: Mongo
     assert await uow.tasks.progress_totals("p1") == (3, 30)
 
 
-async def test_lost_race_on_the_second_write_rolls_back_the_first(
-    database: MongoDatabase, uow: MongoUnitOfWork
-) -> None:
-    if await is_mongoeco(database):
-        # Measured: mongoeco 4.11 reports "Write conflict during transaction commit" yet applies
-        # the transaction's writes anyway (the concurrent edit is overwritten). MongoDB raises
-        # WriteConflict at the write and applies nothing; this test runs there (MONGODB_URL).
-        pytest.skip("mongoeco applies a transaction whose commit fails with a write conflict")
+async def test_lost_race_on_the_second_write_rolls_back_the_first(uow: MongoUnitOfWork) -> None:
     await seed_board(uow)
     other = uow  # another request on the same database, outside the transaction
 

@@ -18,7 +18,40 @@ import contextlib
 import os
 import signal
 
+from mongoeco.errors import OperationFailure
 from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire.sessions import WireSessionStore
+
+WRITE_CONFLICT = 112
+
+
+def abort_on_failed_commit() -> None:
+    """Make a failed commit end its transaction, as MongoDB does.
+
+    mongoeco 4.11 detects a write conflict at commit but leaves the transaction open on the
+    server session; the driver then returns that session to its pool and the next operation
+    that reuses it runs inside the zombie transaction and reads its uncommitted writes.
+    MongoDB aborts a transaction whose commit fails and labels a write conflict
+    ``TransientTransactionError`` (code 112, WriteConflict): so do we.
+    """
+    original = WireSessionStore.commit_transaction
+
+    def commit_transaction(self: WireSessionStore, body: dict[str, object]) -> dict[str, object]:
+        try:
+            return original(self, body)
+        except OperationFailure as error:
+            session = self._require_session(body)
+            if session.transaction_active:
+                session.abort_transaction()
+            if error.code in (None, WRITE_CONFLICT) and "conflict" in str(error).lower():
+                raise OperationFailure(
+                    "WriteConflict: the transaction conflicted with a concurrent write and was aborted",
+                    code=WRITE_CONFLICT,
+                    error_labels=("TransientTransactionError",),
+                ) from error
+            raise
+
+    WireSessionStore.commit_transaction = commit_transaction  # type: ignore[method-assign]
 
 
 async def watch_parent(parent: int, stop: asyncio.Event) -> None:
@@ -28,6 +61,7 @@ async def watch_parent(parent: int, stop: asyncio.Event) -> None:
 
 
 async def serve(host: str, port: int, exit_with_parent: bool) -> None:
+    abort_on_failed_commit()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

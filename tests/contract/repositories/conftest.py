@@ -16,6 +16,7 @@ from adapters.memory.clock import FixedClock
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from domain.ports import UnitOfWork
 from tests.contract.repositories.builders import START, Builders, Outside
+from tests.support.mongo import mongo_unit_of_work
 
 
 @asynccontextmanager
@@ -29,7 +30,7 @@ ADAPTERS: dict[str, UnitOfWorkFactory] = {
     "memory": memory_unit_of_work,
     # MongoDB: add the line below (with `from tests.support.mongo import mongo_unit_of_work`);
     # the factory itself skips, or fails under REQUIRE_REAL_SERVICES=1, when no server is available.
-    # "mongo": mongo_unit_of_work,
+    "mongo": mongo_unit_of_work,
 }
 
 

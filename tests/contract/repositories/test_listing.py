@@ -256,4 +256,3 @@ async def test_project_filters_sorting_and_paging_agree_with_the_contract(
         seen += [project.id for project in page.items]
 
     assert seen == expected_order(matches, sort)
-

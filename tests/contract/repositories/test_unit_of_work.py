@@ -58,7 +58,7 @@ async def test_an_exception_discards_every_write_of_the_transaction(uow: UnitOfW
     before = await stored(uow)
     user, task = build.user(email="new@example.com"), build.task("p1", progress=80)
 
-    with pytest.raises(Boom):
+    async def abandoned() -> None:
         async with uow.transaction():
             await uow.users.add(user)
             await uow.tasks.add(task)
@@ -67,6 +67,9 @@ async def test_an_exception_discards_every_write_of_the_transaction(uow: UnitOfW
             kept_task.progress = 90
             await uow.tasks.update(kept_task, 1)
             raise Boom
+
+    with pytest.raises(Boom):
+        await abandoned()
 
     assert await stored(uow) == before
     assert await uow.users.get(user.id) is None
@@ -84,10 +87,13 @@ async def test_a_soft_delete_of_a_projects_tasks_rolls_back_too(uow: UnitOfWork,
     for task in tasks:
         await uow.tasks.add(task)
 
-    with pytest.raises(Boom):
+    async def abandoned() -> None:
         async with uow.transaction():
             assert await uow.tasks.soft_delete_for_project("p1", build.clock.now()) == 2
             raise Boom
+
+    with pytest.raises(Boom):
+        await abandoned()
 
     assert await uow.tasks.progress_totals("p1") == (2, 120)
     assert [await uow.tasks.get(task.id) for task in tasks] == tasks
@@ -174,21 +180,23 @@ async def test_a_write_committed_by_someone_else_after_the_read_makes_the_transa
     await uow.projects.add(project)
     added = build.task("p1")
 
-    with pytest.raises(VersionConflict):
+    async def rename() -> Project:
+        theirs = await uow.projects.get("p1")
+        assert theirs is not None
+        theirs.title = "Theirs"
+        return await uow.projects.update(theirs, theirs.version)
+
+    async def read_then_write_after_them() -> None:
         async with uow.transaction():
             mine = await uow.projects.get("p1")
             assert mine is not None
             await uow.tasks.add(added)
-
-            async def rename() -> Project:
-                theirs = await uow.projects.get("p1")
-                assert theirs is not None
-                theirs.title = "Theirs"
-                return await uow.projects.update(theirs, theirs.version)
-
             await outside.run(rename)
             mine.title = "Mine"
             await uow.projects.update(mine, mine.version)
+
+    with pytest.raises(VersionConflict):
+        await read_then_write_after_them()
 
     final = await uow.projects.get("p1")
     assert final is not None
@@ -273,7 +281,7 @@ async def test_two_transactions_claiming_one_email_cannot_both_commit(uow: UnitO
 async def test_a_nested_transaction_joins_the_outer_one(uow: UnitOfWork, build: Builders, outside: Outside) -> None:
     first, second = build.project(), build.project()
 
-    with pytest.raises(Boom):
+    async def abandoned() -> None:
         async with uow.transaction():
             await uow.projects.add(first)
             async with uow.transaction():
@@ -282,6 +290,9 @@ async def test_a_nested_transaction_joins_the_outer_one(uow: UnitOfWork, build: 
             assert await outside.run(lambda: uow.projects.get(second.id)) is None
             assert await uow.projects.get(second.id) == second
             raise Boom
+
+    with pytest.raises(Boom):
+        await abandoned()
 
     assert await uow.projects.get(first.id) is None
     assert await uow.projects.get(second.id) is None

@@ -1,0 +1,1 @@
+"""Integration tests: the service wired by bootstrap, driven through its entry points."""

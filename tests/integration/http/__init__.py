@@ -1,0 +1,1 @@
+"""The HTTP API end to end in-process: Litestar app over the embedded (in-memory) adapters."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import weakref
 from typing import Any
 
 import msgspec
@@ -48,18 +49,19 @@ async def add_request_id_header(message: Message, scope: Scope) -> None:
         message["headers"] = headers
 
 
-_body_models: dict[int, type[msgspec.Struct] | None] = {}
+# Keyed by the handler object itself, weakly: an ``id()`` key outlives its handler, and CPython
+# hands that id to a later object, so a new app's handler could get a dead handler's model.
+_body_models: weakref.WeakKeyDictionary[Any, type[msgspec.Struct] | None] = weakref.WeakKeyDictionary()
 
 
 def _body_model(request: Request[Any, Any, Any]) -> type[msgspec.Struct] | None:
     handler = request.route_handler
-    key = id(handler)
-    if key not in _body_models:
+    if handler not in _body_models:
         data = handler.parsed_fn_signature.parameters.get("data")
         annotation = data.annotation if data is not None else None
         is_struct = isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
-        _body_models[key] = annotation if is_struct else None
-    return _body_models[key]
+        _body_models[handler] = annotation if is_struct else None
+    return _body_models[handler]
 
 
 def _field_of(message: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ every conflict below is provoked by a write that happens before the loser writes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -244,7 +245,7 @@ async def test_of_two_overlapping_transactions_the_first_to_commit_wins(uow: Uni
                 second_written.set()
                 await first_committed.wait()  # commit (or fail) only after the first committed
 
-    outcomes: list[Any] = await asyncio.gather(first(), second(), return_exceptions=True)
+    outcomes: Sequence[Any] = await asyncio.gather(first(), second(), return_exceptions=True)
 
     assert isinstance(outcomes[0], Project)
     assert outcomes[0].title == "First"

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from domain.board import Project, Task, Visibility
@@ -202,9 +203,6 @@ class RefreshTokenStore(Protocol):
 
 
 # --- cache and idempotency (Redis, or memory when embedded) ------------------------------
-
-from enum import StrEnum  # noqa: E402  (kept inside this section so the module header stays untouched)
-
 
 class Cache(Protocol):
     """A read cache of opaque bytes (cache-aside). Every entry has a TTL.

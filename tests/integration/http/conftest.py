@@ -1,7 +1,8 @@
 """Fixtures for the HTTP integration suite: the app as the service builds it, on embedded defaults.
 
-``api`` is the app over in-memory adapters with argon2 made cheap; ``clocked_api`` is the same on
-a ``FixedClock`` the test moves; ``member`` and ``other`` are two signed-in members.
+One app is built for the session; each test gets a fresh container (empty in-memory stores,
+argon2 made cheap) behind it. ``api`` runs on the system clock, ``clocked_api`` on a
+``FixedClock`` the test moves; ``member`` and ``other`` are two signed-in members.
 """
 
 from __future__ import annotations
@@ -10,15 +11,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.memory.clock import FixedClock
-from tests.integration.http.helpers import Api, Member, running_api
+from entrypoints.http.app import create_app
+from tests.integration.http.helpers import Api, Member, api_on, make_settings
+
+
+@pytest.fixture(scope="session")
+def app() -> Litestar:
+    return create_app(make_settings())
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    async with running_api() as value:
+async def api(app: Litestar) -> AsyncIterator[Api]:
+    async with api_on(app) as value:
         yield value
 
 
@@ -33,9 +41,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def clocked_api(clock: FixedClock) -> AsyncIterator[Api]:
+async def clocked_api(app: Litestar, clock: FixedClock) -> AsyncIterator[Api]:
     """The app on a clock the test moves (``clock.advance``)."""
-    async with running_api(clock=clock) as value:
+    async with api_on(app, clock=clock) as value:
         yield value
 
 

@@ -22,6 +22,7 @@ REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 _STATE_KEY = "trellis_request_id"
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MSGSPEC_NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`$")
 
 
 def request_id(scope: Scope) -> str:
@@ -66,11 +67,11 @@ def _body_model(request: Request[Any, Any, Any]) -> type[msgspec.Struct] | None:
 
 def _field_of(message: str) -> tuple[str, str]:
     match = _MSGSPEC_PATH.search(message)
-    if match is None:
-        return "body", message
-    path = match.group("path")
-    text = message[: match.start()]
+    path, text = (match.group("path"), message[: match.start()]) if match else ("", message)
     parts = [p for p in re.split(r"\.|\[(\d+)\]", path) if p]
+    # msgspec names a missing or unknown key in the message, at the path of the object holding it.
+    if named := _MSGSPEC_NAMED_FIELD.match(text):
+        parts.append(named.group("name"))
     return ".".join(["body", *parts]), text
 
 

@@ -72,6 +72,13 @@ class EmailTaken(Conflict):
     default_message = "An account with this e-mail already exists."
 
 
+class SelfLockout(Conflict):
+    """An admin tried to remove their own admin role or deactivate themselves."""
+
+    code = "self_lockout"
+    default_message = "You cannot remove your own admin role or deactivate yourself; ask another admin."
+
+
 class VersionConflict(Conflict):
     """A concurrent writer changed the record after it was read."""
 
@@ -107,4 +114,15 @@ class DependencyUnavailable(DomainError):
 
     def __init__(self, dependency: str, message: str | None = None) -> None:
         self.dependency = dependency
+        super().__init__(message)
+
+
+class RateLimited(DomainError):
+    """Too many attempts (a rate limit or the login brute-force rule); retry after ``retry_after`` s."""
+
+    code = "rate_limited"
+    default_message = "Too many requests; retry later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, retry_after)
         super().__init__(message)

@@ -30,6 +30,7 @@ from application.accounts import AccountService
 from application.common import Ports
 from application.projects import ProjectService
 from application.tasks import TaskService
+from application.users import UserAdminService
 from domain.ports import Clock, PasswordHasher, RefreshTokenStore, UnitOfWork
 from entrypoints.settings import Settings, SettingsError
 
@@ -50,6 +51,7 @@ class Container:
     accounts: AccountService
     projects: ProjectService
     tasks: TaskService
+    users: UserAdminService
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Closer] = field(default_factory=list)
 
@@ -154,6 +156,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
         accounts=AccountService(ports, hasher, tokens, refresh_store),
         projects=ProjectService(ports),
         tasks=TaskService(ports),
+        users=UserAdminService(ports),
         checks=checks,
         closers=closers,
     )

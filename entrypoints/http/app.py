@@ -18,6 +18,7 @@ from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.projects import ProjectController
 from entrypoints.http.controllers.tasks import TaskController
+from entrypoints.http.controllers.users import UserController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.request import StrictRequest, add_request_id_header
 from entrypoints.settings import Settings, load_settings
@@ -61,6 +62,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="auth", description="Accounts and tokens"),
             Tag(name="projects", description="Projects and the tasks under them"),
             Tag(name="tasks", description="Single tasks"),
+            Tag(name="users", description="Account administration (admins only)"),
             Tag(name="health", description="Liveness and readiness"),
         ],
         use_handler_docstrings=False,
@@ -101,7 +103,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         finally:
             await built.close()
 
-    api = Router(path="/api/v1", route_handlers=[AuthController, ProjectController, TaskController])
+    api = Router(path="/api/v1", route_handlers=[AuthController, ProjectController, TaskController, UserController])
     cors = CORSConfig(allow_origins=list(settings.cors_allowed_origins)) if settings.cors_allowed_origins else None
     return Litestar(
         route_handlers=[api, HealthController, openapi_document],

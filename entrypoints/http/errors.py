@@ -14,12 +14,15 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `conflict`, `version_conflict` | 409 | the state changed under the request |
 | `task_completed` | 409 | the task reached 100 and is locked |
 | `email_taken` | 409 | an account with this e-mail exists |
+| `self_lockout` | 409 | an admin tried to remove their own admin role or deactivate themselves |
 | `precondition_failed` | 412 | `If-Match` named a stale version |
 | `payload_too_large` | 413 | the body is over the limit |
 | `unsupported_media_type` | 415 | the body's media type is not accepted |
 | `validation_error` | 422 | a field is missing or invalid (`details` names each field) |
 | `weak_password` | 422 | the password breaks the policy (`details` names the rule) |
-| `rate_limited` | 429 | too many requests (`Retry-After` says when to retry) |
+| `idempotency_in_flight` | 409 | a request with the same `Idempotency-Key` is still running; retry later |
+| `idempotency_key_reused` | 422 | the `Idempotency-Key` was used for a different request (method, path or body) |
+| `rate_limited` | 429 | too many requests, or 5 failed logins for the account in 15 minutes (`Retry-After` says when to retry) |
 | `internal_error` | 500 | a bug; the log has the trace under the same request id |
 | `dependency_unavailable` | 503 | a store or service is down; retry later |
 """
@@ -40,6 +43,7 @@ from domain.errors import (
     InvalidToken,
     NotFound,
     PreconditionFailed,
+    RateLimited,
     Unauthenticated,
     ValidationFailed,
 )
@@ -56,6 +60,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (PreconditionFailed, 412),
     (ValidationFailed, 422),
     (DependencyUnavailable, 503),
+    (RateLimited, 429),
 ]
 
 _HTTP_CODES = {
@@ -106,6 +111,8 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
         headers["WWW-Authenticate"] = (
             f'{WWW_AUTHENTICATE}, error="invalid_token"' if isinstance(exc, InvalidToken) else WWW_AUTHENTICATE
         )
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, DependencyUnavailable):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
         log.warning("dependency_unavailable", dependency=exc.dependency, request_id=request_id(request.scope))

@@ -17,7 +17,8 @@ which one this is: ``hello`` naming a replica set (``setName``) or a mongos
 (``msg: "isdbgrid"``) means yes; otherwise a transaction is probed (start, read, abort),
 which is how the mongoeco wire test server — standalone in ``hello`` yet transactional — is
 recognised. The composition root refuses to start with ``APP_ENV=production`` when this is
-``False``, because writes would no longer be all-or-nothing.
+``False``, because writes would no longer be all-or-nothing; elsewhere (development) the unit
+of work then runs each write on its own (see ``adapters.mongo.unit_of_work``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class MongoDatabase:
         return cls(client, db, transactions)
 
     def unit_of_work(self) -> MongoUnitOfWork:
-        return MongoUnitOfWork(self.client, self.database)
+        return MongoUnitOfWork(self.client, self.database, transactional=self.supports_transactions)
 
     async def ping(self) -> None:
         """For readiness checks: ``DependencyUnavailable`` unless the server answers."""

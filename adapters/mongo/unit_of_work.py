@@ -5,9 +5,12 @@
 passes it to the driver, so concurrent requests never share a session. Normal exit commits,
 an exception aborts. A nested ``transaction()`` joins the outer one.
 
-Transactions need a replica set or mongos (``MongoDatabase.supports_transactions``); on a
-standalone server the first write inside a transaction fails — the composition root refuses
-to start in production on such a deployment.
+Transactions need a replica set or mongos (``MongoDatabase.supports_transactions``). On a
+standalone server (a developer's plain ``mongod``) the unit of work is built with
+``transactional=False``: ``transaction()`` then only groups the calls and each write stands
+alone — a crash between two writes can leave a project's progress stale until the next task
+change or the consistency job recomputes it (the recompute is idempotent). The composition
+root refuses to start in production on such a deployment.
 """
 
 from __future__ import annotations
@@ -28,8 +31,15 @@ _active_session: ContextVar[AsyncClientSession | None] = ContextVar("trellis_mon
 
 
 class MongoUnitOfWork:
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[dict[str, Any]],
+        database: AsyncDatabase[dict[str, Any]],
+        *,
+        transactional: bool = True,
+    ) -> None:
         self._client = client
+        self.transactional = transactional
         self.users = MongoUserRepository(database, self.active_session)
         self.projects = MongoProjectRepository(database, self.active_session)
         self.tasks = MongoTaskRepository(database, self.active_session)
@@ -43,8 +53,8 @@ class MongoUnitOfWork:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        if self.active_session() is not None:
-            yield  # join the transaction already open in this task
+        if not self.transactional or self.active_session() is not None:
+            yield  # standalone server: no transactions; or join the one already open in this task
             return
         with translated():
             session = self._client.start_session()

@@ -224,6 +224,22 @@ async def test_concurrent_requests_do_not_share_a_session(uow: MongoUnitOfWork) 
     assert await uow.tasks.get("t9") is not None
 
 
+async def test_without_transactions_each_write_stands_alone(database: MongoDatabase) -> None:
+    """A standalone mongod (development only): the documented fallback, writes are not grouped."""
+    uow = MongoUnitOfWork(database.client, database.database, transactional=False)
+    await seed_board(uow)
+    with pytest.raises(Injected):
+        await change_task_and_progress(uow, "t0", 90, between=_raise_injected)
+    assert (await uow.tasks.get("t0")).progress == 90  # type: ignore[union-attr]
+    stale = await uow.projects.get("p1")
+    assert stale is not None
+    assert stale.progress == 0.0  # stale until the next change or the consistency job recomputes it
+
+
+async def _raise_injected() -> None:
+    raise Injected
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

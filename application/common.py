@@ -64,20 +64,20 @@ def check_if_match(current_version: int, expected_version: int | None) -> None:
         raise PreconditionFailed()
 
 
-async def retry_on_derived_conflict(attempt: Callable[[], Awaitable[T]], client_version: int | None) -> T:
+async def retry_on_derived_conflict(attempt: Callable[[], Awaitable[T]]) -> T:
     """Run ``attempt``; re-run it when a concurrent writer changed a record we only derive.
 
     A task change recomputes its project's progress in the same transaction; two changes to
     different tasks of one project race on the project's version. That race is not the
-    client's conflict, so the whole transaction is retried on fresh reads. A conflict on the
-    record the client named (``client_version`` given through If-Match) is theirs: 412.
+    client's conflict, so the whole transaction is retried on fresh reads. Each attempt reads
+    the record the client named again and checks its If-Match again, so a conflict that *is*
+    the client's (that record changed) surfaces there as 412 — a VersionConflict alone cannot
+    tell which record lost the race, so it is never turned into 412 here.
     """
     for remaining in range(DERIVED_WRITE_ATTEMPTS - 1, -1, -1):
         try:
             return await attempt()
         except VersionConflict:
-            if client_version is not None:
-                raise PreconditionFailed() from None
             if remaining == 0:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover

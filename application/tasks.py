@@ -86,7 +86,7 @@ class TaskService:
             await buffer.publish()
             return task
 
-        return await retry_on_derived_conflict(attempt, client_version=None)
+        return await retry_on_derived_conflict(attempt)
 
     async def get(self, principal: Principal, task_id: str) -> Task:
         task, _ = await self._visible_task(principal, task_id)
@@ -123,7 +123,7 @@ class TaskService:
             await buffer.publish()
             return saved
 
-        return await retry_on_derived_conflict(attempt, client_version=expected_version)
+        return await retry_on_derived_conflict(attempt)
 
     async def delete(self, principal: Principal, task_id: str, expected_version: int | None = None) -> None:
         async def attempt() -> None:
@@ -143,7 +143,7 @@ class TaskService:
                 await _recompute_progress(uow, project, buffer)
             await buffer.publish()
 
-        await retry_on_derived_conflict(attempt, client_version=expected_version)
+        await retry_on_derived_conflict(attempt)
 
     async def _visible_task(self, principal: Principal, task_id: str) -> tuple[Task, Project]:
         uow = self._ports.uow

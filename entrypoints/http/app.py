@@ -55,7 +55,13 @@ def openapi_config() -> OpenAPIConfig:
             security_schemes={
                 "BearerToken": SecurityScheme(
                     type="http", scheme="bearer", bearer_format="JWT", description="An access token from /auth/login"
-                )
+                ),
+                "BasicAuth": SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="An account's e-mail and password (for scripts); 5 failures per account "
+                    "per 15 minutes answer 429",
+                ),
             }
         ),
         tags=[

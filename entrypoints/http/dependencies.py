@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request
@@ -20,15 +22,37 @@ def container_of(request: Request[Any, Any, Any]) -> Container:
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The authenticated caller, or 401. ``Authorization: Bearer <access token>``."""
+    """The authenticated caller, or 401.
+
+    ``Authorization: Bearer <access token>``, or ``Authorization: Basic`` with an account's
+    e-mail and password (for scripts; it goes through the same password check and brute-force
+    limit as ``/auth/login``). Only API routes that declare this dependency accept Basic; the
+    OIDC callback never does.
+    """
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated("Authentication is required: send Authorization: Bearer <access token>.")
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
+    if scheme.lower() == "basic":
+        email, password = _basic_credentials(credentials)
+        user = await container_of(request).accounts.check_password(email, password)
+        return user.principal
     if scheme.lower() != "bearer" or not credentials:
         raise InvalidToken("Unsupported authorization; send Authorization: Bearer <access token>.")
     return await container_of(request).accounts.authenticate(credentials)
+
+
+def _basic_credentials(credentials: str) -> tuple[str, str]:
+    """``base64(email:password)`` (RFC 7617, UTF-8) -> (email, password); 401 when malformed."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise Unauthenticated("Malformed Basic credentials: send base64 of email:password.") from None
+    email, colon, password = decoded.partition(":")
+    if not colon or not email or not password:
+        raise Unauthenticated("Malformed Basic credentials: send base64 of email:password.")
+    return email, password
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:
@@ -40,4 +64,4 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
 
 
 AUTHENTICATED = {"principal": Provide(provide_principal)}
-BEARER_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}, {"BasicAuth": []}]

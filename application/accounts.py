@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.common import EventBuffer, Ports
 from domain import events as ev
-from domain.errors import FieldProblem, InvalidCredentials, InvalidToken, NotFound, ValidationFailed
+from domain.errors import (
+    DependencyUnavailable,
+    FieldProblem,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
 from domain.identity import Principal, Role, User, check_password_policy, normalise_email
-from domain.ports import AccessClaims, PasswordHasher, RefreshTokenStore, TokenService
+from domain.ports import AccessClaims, PasswordHasher, RateLimiter, RefreshTokenStore, TokenService
 
 DISPLAY_NAME_MAX = 100
+#: login brute force: this many failed passwords per account (whatever the client IP) locks it out
+LOGIN_FAILURES_RATE = "5 per 15 minutes"
+
+_log = logging.getLogger("trellis.accounts")
 EMAIL_MAX = 254
 
 
@@ -39,8 +52,10 @@ class AccountService:
         hasher: PasswordHasher,
         tokens: TokenService,
         refresh_store: RefreshTokenStore,
+        login_throttle: RateLimiter | None = None,
     ) -> None:
         self._ports = ports
+        self._login_throttle = login_throttle
         self._hasher = hasher
         self._tokens = tokens
         self._refresh = refresh_store
@@ -90,8 +105,34 @@ class AccountService:
         return user
 
     async def login(self, email: str, password: str) -> TokenPair:
-        user = await self.check_password(email, password)
+        account = normalise_email(email)
+        await self._refuse_if_locked_out(account)
+        try:
+            user = await self.check_password(email, password)
+        except InvalidCredentials:
+            await self._count_failure(account)
+            raise
         return await self._start_family(user)
+
+    async def _refuse_if_locked_out(self, account: str) -> None:
+        """Brute force: after 5 failures in 15 minutes the account refuses logins (any IP, any password)."""
+        if self._login_throttle is None:
+            return
+        try:
+            decision = await self._login_throttle.peek(LOGIN_FAILURES_RATE, "login-failures", account)
+        except DependencyUnavailable:
+            _log.warning("login_throttle_unavailable: failing open for this attempt")
+            return
+        if not decision.allowed:
+            raise RateLimited(decision.reset_after, "Too many failed sign-ins for this account; retry later.")
+
+    async def _count_failure(self, account: str) -> None:
+        if self._login_throttle is None:
+            return
+        try:
+            await self._login_throttle.hit(LOGIN_FAILURES_RATE, "login-failures", account)
+        except DependencyUnavailable:
+            _log.warning("login_throttle_unavailable: a failed login was not counted")
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         now = self._ports.clock.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from application.caching import ReadCache
 from application.common import EventBuffer, Ports, check_if_match
 from domain import events as ev
 from domain.board import (
@@ -47,8 +48,9 @@ def project_summary(project: Project) -> dict[str, object]:
 
 
 class ProjectService:
-    def __init__(self, ports: Ports) -> None:
+    def __init__(self, ports: Ports, cache: ReadCache | None = None) -> None:
         self._ports = ports
+        self._cache = cache or ReadCache(None)
 
     async def create(self, principal: Principal, new: NewProject) -> Project:
         ensure_can_create(principal)
@@ -75,7 +77,9 @@ class ProjectService:
         return project
 
     async def get(self, principal: Principal, project_id: str) -> Project:
-        return ensure_visible(principal, await self._ports.uow.projects.get(project_id))
+        projects = self._ports.uow.projects
+        # The cached record is shared by every viewer; the visibility rule runs on it each time.
+        return ensure_visible(principal, await self._cache.project(project_id, lambda: projects.get(project_id)))
 
     async def list(
         self,
@@ -89,7 +93,8 @@ class ProjectService:
             visibility=visibility,
             q=q.strip() or None if q is not None else None,
         )
-        return await self._ports.uow.projects.list(query, page)
+        projects = self._ports.uow.projects
+        return await self._cache.project_page(query, page, lambda: projects.list(query, page))
 
     async def update(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from application.caching import ReadCache
 from application.common import EventBuffer, Ports, check_if_match, retry_on_derived_conflict
 from domain import events as ev
 from domain.board import (
@@ -50,8 +51,9 @@ def task_summary(task: Task) -> dict[str, object]:
 
 
 class TaskService:
-    def __init__(self, ports: Ports) -> None:
+    def __init__(self, ports: Ports, cache: ReadCache | None = None) -> None:
         self._ports = ports
+        self._cache = cache or ReadCache(None)
 
     async def create(self, principal: Principal, project_id: str, new: NewTask) -> Task:
         raise_if_problems(
@@ -89,14 +91,27 @@ class TaskService:
         return await retry_on_derived_conflict(attempt)
 
     async def get(self, principal: Principal, task_id: str) -> Task:
-        task, _ = await self._visible_task(principal, task_id)
+        uow = self._ports.uow
+        task = await self._cache.task(task_id, lambda: uow.tasks.get(task_id))
+        if task is None:
+            raise NotFound("The task does not exist.")
+        try:
+            await self._visible_project(principal, task.project_id)
+        except NotFound:
+            raise NotFound("The task does not exist.") from None
         return task
 
     async def list(
         self, principal: Principal, project_id: str, page: PageRequest, tag: str | None = None
     ) -> Page[Task]:
-        ensure_visible(principal, await self._ports.uow.projects.get(project_id))
-        return await self._ports.uow.tasks.list(TaskQuery(project_id=project_id, tag=tag), page)
+        await self._visible_project(principal, project_id)
+        query, tasks = TaskQuery(project_id=project_id, tag=tag), self._ports.uow.tasks
+        return await self._cache.task_page(query, page, lambda: tasks.list(query, page))
+
+    async def _visible_project(self, principal: Principal, project_id: str) -> Project:
+        """Read path only (cached); writes load the project inside their transaction."""
+        projects = self._ports.uow.projects
+        return ensure_visible(principal, await self._cache.project(project_id, lambda: projects.get(project_id)))
 
     async def update(
         self,

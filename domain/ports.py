@@ -280,3 +280,32 @@ class IdempotencyStore(Protocol):
     async def release(self, scope_key: str) -> None:
         """Drop an unfinished claim (the request failed; a retry may run it). A stored response
         is never dropped."""
+
+
+# --- rate limits (Redis, or memory when embedded) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The outcome of counting one request against a rate such as ``120/minute``."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # whole seconds until a slot frees up (>= 1 when refused)
+
+
+class RateLimiter(Protocol):
+    """Counts events per key in a window; atomic across processes sharing the store.
+
+    ``rate`` is ``N/unit`` (``120/minute``, ``5 per 15 minutes``). A store that cannot be
+    reached raises ``DependencyUnavailable``; callers decide whether to fail open.
+    """
+
+    async def hit(self, rate: str, *key: str) -> RateDecision:
+        """Count one event; ``allowed`` is False (and nothing is counted) when the rate is spent."""
+
+    async def peek(self, rate: str, *key: str) -> RateDecision:
+        """Whether one more event would be allowed, counting nothing."""
+
+    async def clear(self, rate: str, *key: str) -> None: ...

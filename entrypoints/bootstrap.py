@@ -19,6 +19,7 @@ from adapters.memory.events import InMemoryEventPublisher
 from adapters.memory.ids import UuidGenerator
 from adapters.memory.refresh_tokens import MemoryRefreshTokenStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.ratelimit.limiter import LimitsRateLimiter
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import (
     JoseTokenService,
@@ -27,11 +28,13 @@ from adapters.security.tokens import (
     load_private_key_pem,
 )
 from application.accounts import AccountService
+from application.caching import CacheInvalidator, ReadCache
 from application.common import Ports
 from application.projects import ProjectService
 from application.tasks import TaskService
 from application.users import UserAdminService
-from domain.ports import Clock, PasswordHasher, RefreshTokenStore, UnitOfWork
+from domain.ports import Cache, Clock, IdempotencyStore, PasswordHasher, RefreshTokenStore, UnitOfWork
+from entrypoints.cache_metrics import LoggingCacheObserver
 from entrypoints.settings import Settings, SettingsError
 
 log = structlog.get_logger("trellis.bootstrap")
@@ -54,6 +57,10 @@ class Container:
     users: UserAdminService
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Closer] = field(default_factory=list)
+    # issue 5: read cache, idempotent POSTs, rate limits (Redis when REDIS_URL, else memory)
+    cache: Cache | None = None
+    idempotency: IdempotencyStore | None = None
+    rate_limiter: LimitsRateLimiter | None = None
 
     async def readiness(self) -> dict[str, str]:
         """Each configured dependency's state, each checked with a short timeout, concurrently."""
@@ -148,15 +155,62 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
 
     publisher = InMemoryEventPublisher()
     ports = Ports(uow=uow, clock=clock or SystemClock(), ids=UuidGenerator(), publisher=publisher)
+    cache, idempotency, rate_limiter = _cache_idempotency_and_limits(settings, closers)
+    read_cache = ReadCache(cache, settings.cache_ttl_seconds, LoggingCacheObserver())
+    publisher.subscribe(CacheInvalidator(read_cache))  # awaited by publish: bumped before the response
     return Container(
         settings=settings,
         ports=ports,
         publisher=publisher,
         hasher=hasher,
-        accounts=AccountService(ports, hasher, tokens, refresh_store),
-        projects=ProjectService(ports),
-        tasks=TaskService(ports),
+        accounts=AccountService(ports, hasher, tokens, refresh_store, login_throttle=rate_limiter),
+        projects=ProjectService(ports, read_cache),
+        tasks=TaskService(ports, read_cache),
         users=UserAdminService(ports),
         checks=checks,
         closers=closers,
+        cache=cache,
+        idempotency=idempotency,
+        rate_limiter=rate_limiter,
     )
+
+
+def _cache_idempotency_and_limits(
+    settings: Settings, closers: list[Closer]
+) -> tuple[Cache, IdempotencyStore, LimitsRateLimiter]:
+    """The read cache, the Idempotency-Key store and the rate-limit storage: Redis or memory."""
+    from limits.aio.storage import MemoryStorage, RedisStorage
+
+    if settings.redis_url:
+        from adapters.redis.cache import RedisCache
+        from adapters.redis.client import create_client
+        from adapters.redis.idempotency import RedisIdempotencyStore
+
+        client = create_client(settings.redis_url)
+        closers.append(client.aclose)
+        storage = RedisStorage(
+            f"async+{settings.redis_url}",
+            implementation="redispy",
+            key_prefix="trellis:rl",
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+        )
+        limits_client = getattr(storage.bridge, "storage", None)
+        if limits_client is not None:
+            closers.append(limits_client.aclose)
+        return RedisCache(client), RedisIdempotencyStore(client), LimitsRateLimiter(storage)
+    from adapters.memory.cache import MemoryCache
+    from adapters.memory.idempotency import MemoryIdempotencyStore
+
+    _announce_default("cache", "in-process read cache; each process caches on its own (set REDIS_URL)")
+    _announce_default("idempotency", "in-process Idempotency-Key store; replays end on restart (set REDIS_URL)")
+    _announce_default("rate_limits", "in-process rate-limit counters, per process (set REDIS_URL)")
+    memory = MemoryStorage()
+
+    async def stop_memory_storage() -> None:
+        timer = getattr(memory, "timer", None)
+        if timer is not None and not timer.done():
+            timer.cancel()
+
+    closers.append(stop_memory_storage)
+    return MemoryCache(), MemoryIdempotencyStore(), LimitsRateLimiter(memory, dependency="memory")

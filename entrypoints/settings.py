@@ -43,6 +43,17 @@ class Settings:
     password_hash_memory_kib: int = 19 * 1024
     cors_allowed_origins: tuple[str, ...] = ()
     request_max_body_bytes: int = 1024 * 1024
+    # observability (issue 11)
+    log_file: str | None = None
+    log_file_max_bytes: int = 10 * 1024 * 1024
+    log_file_backups: int = 5
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "trellis-api"
+    # read cache, rate limits (issue 5)
+    cache_ttl_seconds: int = 60
+    rate_limit_default: str = "120/minute"
+    rate_limit_auth: str = "10/minute"
+    trusted_proxy_header: str | None = None
 
     @property
     def production(self) -> bool:
@@ -75,6 +86,22 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate in the ``limits`` notation: ``120/minute``, ``10 per 5 minutes``, ``1000/hour``."""
+    import limits
+
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        item = limits.parse(raw)
+    except ValueError:
+        item = None
+    if item is None or item.amount < 1:
+        raise SettingsError(f"{name} must look like 120/minute (N per second, minute, hour or day), got {raw!r}")
+    return raw
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
@@ -155,4 +182,13 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         password_hash_memory_kib=_int(env, "PASSWORD_HASH_MEMORY_KIB", 19 * 1024, 8, 4 * 1024 * 1024),
         cors_allowed_origins=origins,
         request_max_body_bytes=_int(env, "REQUEST_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+        log_file=_optional(env, "LOG_FILE"),
+        log_file_max_bytes=_int(env, "LOG_FILE_MAX_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+        log_file_backups=_int(env, "LOG_FILE_BACKUPS", 5, 0, 100),
+        otel_exporter_otlp_endpoint=_optional(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        otel_service_name=_optional(env, "OTEL_SERVICE_NAME") or "trellis-api",
+        cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60, 1, 24 * 3600),
+        rate_limit_default=_rate(env, "RATE_LIMIT_DEFAULT", "120/minute"),
+        rate_limit_auth=_rate(env, "RATE_LIMIT_AUTH", "10/minute"),
+        trusted_proxy_header=(_optional(env, "TRUSTED_PROXY_HEADER") or "").lower() or None,
     )

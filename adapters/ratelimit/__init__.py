@@ -1,0 +1,1 @@
+"""Rate limiting on the ``limits`` package (Redis or in-process storage)."""

@@ -1,0 +1,43 @@
+"""What the read cache reports, turned into log lines and a Prometheus counter.
+
+The application layer (``application.caching``) knows neither structlog nor prometheus_client;
+it calls a ``CacheObserver``, and this is the one the service uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from prometheus_client import Counter
+
+from application.caching import CacheResult
+
+log = structlog.get_logger("trellis.cache")
+
+CACHE_EVENTS = Counter(
+    "trellis_cache_events_total",
+    "Read-cache lookups by result: hit (served from the cache), miss (loaded and stored), "
+    "bypass (the cache failed; loaded from the database).",
+    ["result"],
+)
+CACHE_INVALIDATION_FAILURES = Counter(
+    "trellis_cache_invalidation_failures_total",
+    "Committed writes whose cache generations could not be bumped (stale reads possible until the TTL).",
+)
+
+
+class LoggingCacheObserver:
+    def lookup(self, result: CacheResult, kind: str, error: Exception | None = None) -> None:
+        CACHE_EVENTS.labels(result=result.value).inc()
+        if result is CacheResult.BYPASS:
+            log.warning("cache_bypass", kind=kind, error=type(error).__name__ if error else None)
+
+    def invalidation_failed(self, scopes: Sequence[str], error: Exception) -> None:
+        CACHE_INVALIDATION_FAILURES.inc()
+        log.error(
+            "cache_invalidation_failed",
+            scopes=list(scopes),
+            error=type(error).__name__,
+            consequence="entries of these scopes may be served until their TTL expires",
+        )

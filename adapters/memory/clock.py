@@ -8,8 +8,12 @@ DEFAULT_FIXED_TIME = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 
 
 class SystemClock:
+    """UTC now, truncated to milliseconds: BSON dates hold milliseconds, so a record reads back
+    exactly as it was written whichever store holds it."""
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        moment = datetime.now(UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class FixedClock:

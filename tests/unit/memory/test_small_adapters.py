@@ -16,11 +16,12 @@ AT = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def test_system_clock_is_aware_utc_and_current() -> None:
-    before = datetime.now(UTC)
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
     now = SystemClock().now()
 
     assert now.utcoffset() == timedelta(0)
     assert before <= now <= datetime.now(UTC)
+    assert now.microsecond % 1000 == 0  # milliseconds, as BSON stores them
 
 
 def test_fixed_clock_stands_still_until_set_or_advanced() -> None:

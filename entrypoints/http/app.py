@@ -10,7 +10,6 @@ import msgspec
 from litestar import Litestar, Request, Response, Router, get
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from entrypoints.bootstrap import Container, bootstrap
@@ -21,6 +20,7 @@ from entrypoints.http.controllers.tasks import TaskController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.request import StrictRequest, add_request_id_header
+from entrypoints.http.security_headers import HashedSwaggerRenderPlugin, security_headers_hook
 from entrypoints.settings import Settings, load_settings
 
 API_VERSION = "1.0.0"
@@ -50,7 +50,7 @@ def openapi_config() -> OpenAPIConfig:
         version=API_VERSION,
         description=DESCRIPTION,
         path="/docs",
-        render_plugins=[SwaggerRenderPlugin(path="/")],
+        render_plugins=[HashedSwaggerRenderPlugin(path="/")],
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(
@@ -110,18 +110,50 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             await built.close()
 
     api = Router(path="/api/v1", route_handlers=[AuthController, ProjectController, TaskController, UserController])
-    cors = CORSConfig(allow_origins=list(settings.cors_allowed_origins)) if settings.cors_allowed_origins else None
+    cors = cors_config(settings)
     return Litestar(
         route_handlers=[api, HealthController, openapi_document],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        before_send=[add_request_id_header],
+        before_send=[add_request_id_header, security_headers_hook(hsts_always=settings.production)],
         request_class=StrictRequest,
         request_max_body_size=settings.request_max_body_bytes,
         openapi_config=openapi_config(),
         cors_config=cors,
         logging_config=None,
         debug=False,
+    )
+
+
+CORS_METHODS: list[Any] = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID"]
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Link",
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for the trusted origins only (CORS_ALLOWED_ORIGINS); none configured, no CORS headers.
+
+    Methods and request headers are listed, not wildcarded, so a preflight for anything else
+    fails. Credentials (cookies) are not allowed cross-origin: the API authenticates by header.
+    """
+    if not settings.cors_allowed_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_allowed_origins),
+        allow_methods=CORS_METHODS,
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        allow_credentials=False,
+        max_age=600,
     )
 
 

@@ -68,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"trellis: configuration error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        log_file=settings.log_file,
+        log_file_max_bytes=settings.log_file_max_bytes,
+        log_file_backups=settings.log_file_backups,
+    )
     try:
         if args.command == "serve":
             return serve(settings)

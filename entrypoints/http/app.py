@@ -21,6 +21,7 @@ from entrypoints.http.controllers.users import UserController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.request import StrictRequest, add_request_id_header
 from entrypoints.http.security_headers import HashedSwaggerRenderPlugin, security_headers_hook
+from entrypoints.observability.middleware import instrument
 from entrypoints.settings import Settings, load_settings
 
 API_VERSION = "1.0.0"
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     api = Router(path="/api/v1", route_handlers=[AuthController, ProjectController, TaskController, UserController])
     cors = cors_config(settings)
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, HealthController, openapi_document],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         logging_config=None,
         debug=False,
     )
+    return instrument(app, settings)  # access log, /metrics, spans
 
 
 CORS_METHODS: list[Any] = ["GET", "POST", "PUT", "PATCH", "DELETE"]

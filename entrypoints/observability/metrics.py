@@ -1,0 +1,109 @@
+"""Every Prometheus metric the service exports, defined once (import from here, never redefine).
+
+The names and labels are what ``deploy/prometheus/alerts.yml`` and the Grafana dashboard query:
+
+| metric | type | labels |
+|---|---|---|
+| `trellis_http_requests_total` | counter | method, route, status |
+| `trellis_http_request_duration_seconds` | histogram | method, route |
+| `trellis_http_requests_in_flight` | gauge | — |
+| `trellis_cache_events_total` | counter | result (`hit`, `miss`, `bypass`) |
+| `trellis_cache_invalidation_failures_total` | counter | — |
+| `trellis_rate_limited_total` | counter | — |
+| `trellis_websocket_connections` | gauge | — |
+| `trellis_jobs_dead_letters` | gauge | — |
+
+``route`` is the route template (``/api/v1/projects/{project_id:str}``), never the raw path,
+so the number of series stays bounded; a request no route matched is labelled ``unmatched``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from litestar import Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+UNMATCHED_ROUTE = "unmatched"
+# Litestar appends "; charset=utf-8" to text/* media types itself
+_MEDIA_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+
+
+def _metric(kind: type[M], name: str, documentation: str, labels: tuple[str, ...] = (), **options: Any) -> M:
+    """Register ``name`` once; a module that registered it already (same type) gets that one back.
+
+    prometheus_client refuses a second registration of a name. Every metric belongs here, but
+    until each feature imports from this module, sharing an existing one keeps both importable.
+    """
+    try:
+        return kind(name, documentation, labels, **options)
+    except ValueError:
+        existing = REGISTRY._names_to_collectors.get(name.removesuffix("_total"))
+        if not isinstance(existing, kind):
+            raise
+        return existing
+
+
+# Buckets around the 500 ms p95 objective: fine below it, coarse above.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = _metric(
+    Counter,
+    "trellis_http_requests_total",
+    "HTTP requests answered, by method, route template and status code.",
+    ("method", "route", "status"),
+)
+HTTP_REQUEST_DURATION = _metric(
+    Histogram,
+    "trellis_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its response, by method and route template.",
+    ("method", "route"),
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_REQUESTS_IN_FLIGHT = _metric(
+    Gauge,
+    "trellis_http_requests_in_flight",
+    "HTTP requests being handled right now.",
+)
+CACHE_EVENTS = _metric(
+    Counter,
+    "trellis_cache_events_total",
+    "Read-cache lookups by result: hit (served from the cache), miss (loaded and stored), "
+    "bypass (the cache failed; loaded from the database).",
+    ("result",),
+)
+CACHE_INVALIDATION_FAILURES = _metric(
+    Counter,
+    "trellis_cache_invalidation_failures_total",
+    "Committed writes whose cache generations could not be bumped (stale reads possible until the TTL).",
+)
+RATE_LIMITED = _metric(
+    Counter,
+    "trellis_rate_limited_total",
+    "Requests refused with 429 by the rate limiter.",
+)
+WEBSOCKET_CONNECTIONS = _metric(
+    Gauge,
+    "trellis_websocket_connections",
+    "Websocket connections open right now.",
+)
+JOBS_DEAD_LETTERS = _metric(
+    Gauge,
+    "trellis_jobs_dead_letters",
+    "Jobs that exhausted their retries and wait in the dead-letter list.",
+)
+
+
+@get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Request counts, latency histograms and in-flight requests per route template, in the "
+    "Prometheus text exposition format.",
+    include_in_schema=False,
+    sync_to_thread=False,
+)
+def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return Response(generate_latest(REGISTRY), media_type=_MEDIA_TYPE)

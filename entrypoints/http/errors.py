@@ -171,11 +171,15 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
 
 
 def error_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI ``responses`` for a route's error statuses, all in the error envelope."""
+    """OpenAPI ``responses`` for a route's error statuses, all in the error envelope.
+
+    400 is always listed: Litestar documents its own 400 (``status_code``/``detail``/``extra``,
+    a shape this API never sends) on every route with parameters unless the route lists one.
+    """
     from litestar.openapi.datastructures import ResponseSpec
 
     descriptions = {
-        400: "Malformed request (body is not valid JSON).",
+        400: "Malformed request: the body is not valid JSON, or the request cannot be parsed.",
         401: "Missing, malformed, expired or revoked credentials (`WWW-Authenticate` says how to authenticate).",
         403: "Authenticated, the resource is visible, but the action is not allowed.",
         404: "No such resource, or it is not visible to the caller.",
@@ -188,5 +192,5 @@ def error_responses(*statuses: int) -> dict[int, Any]:
     }
     return {
         s: ResponseSpec(data_container=ErrorEnvelope, description=descriptions[s], generate_examples=False)
-        for s in statuses
+        for s in sorted({400, *statuses})
     }

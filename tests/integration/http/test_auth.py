@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from domain.identity import Role
+from domain.paging import PageRequest
 from tests.integration.http.helpers import PASSWORD, Api, Member, assert_error, assert_success
 
 
@@ -54,7 +56,7 @@ async def test_duplicate_email_is_409_email_taken(api: Api, second: str) -> None
 
     assert_error(response, 409, "email_taken")
     assert api.event_count() == events
-    page = await api.container.ports.uow.users.list(__import__("domain.paging").paging.PageRequest(size=100))
+    page = await api.container.ports.uow.users.list(PageRequest(size=100))
     assert [u.email for u in page.items] == ["dup@example.com"]
 
 
@@ -109,8 +111,6 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(api: Api) -> No
 
 
 async def test_me_reports_current_roles(api: Api, member: Member) -> None:
-    from domain.identity import Role
-
     await api.set_roles(member.user_id, frozenset({Role.GUEST}))
 
     me = assert_success(await api.client.get("/api/v1/auth/me", headers=member.headers))

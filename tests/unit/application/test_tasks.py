@@ -380,3 +380,10 @@ async def test_events_are_published_after_the_commit(
         (ev.TASK_COMPLETED, False, 100, 100.0),
         (ev.PROJECT_PROGRESS_CHANGED, False, 100, 100.0),
     ]
+
+
+async def test_changing_a_missing_task_is_not_found(tasks: TaskService) -> None:
+    with pytest.raises(NotFound):
+        await tasks.update(ALICE, "missing", TaskChanges(progress=10))
+    with pytest.raises(NotFound):
+        await tasks.delete(ALICE, "missing")

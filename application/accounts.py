@@ -171,6 +171,10 @@ class AccountService:
             raise NotFound("The user does not exist.")
         return user
 
+    async def start_session(self, user: User) -> TokenPair:
+        """A new token pair (and refresh family) for a user another use case authenticated (OIDC)."""
+        return await self._start_family(user)
+
     async def _start_family(self, user: User) -> TokenPair:
         now = self._ports.clock.now()
         family_id = self._ports.ids.new_id()

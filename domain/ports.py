@@ -20,9 +20,9 @@ Repository contract (all repositories):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -96,6 +96,23 @@ class TaskRepository(Protocol):
 
     async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
         """Soft-delete every live task of the project (bumping versions); returns how many."""
+
+    async def stats_for_projects(self, project_ids: Sequence[str]) -> dict[str, ProjectStats]:
+        """Live-task statistics for each of ``project_ids``, computed for all of them at once
+        (one aggregation on MongoDB, never one query per project). Every requested id is a key;
+        a project without live tasks gets ``ProjectStats()``. Whether the projects themselves
+        exist or are visible is the caller's business."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStats:
+    """Counts over a project's live tasks: all of them, the completed ones (progress 100), and
+    per tag (untagged tasks are counted in ``task_count`` only)."""
+
+    task_count: int = 0
+    completed: int = 0
+    by_tag: Mapping[str, int] = field(default_factory=dict)
+
 
 
 class UnitOfWork(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,21 @@ APP_ENVS: tuple[AppEnv, ...] = ("development", "test", "production")
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class OidcProviderSettings:
+    """One OpenID provider: ``OIDC_<NAME>_ISSUER``, ``_CLIENT_ID``, ``_CLIENT_SECRET``, ``_REDIRECT_URI``."""
+
+    name: str  # lower-case; the {provider} of /auth/oidc/{provider}/login
+    issuer: str
+    client_id: str
+    redirect_uri: str
+    client_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def env_prefix(self) -> str:
+        return f"OIDC_{self.name.upper()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +59,8 @@ class Settings:
     password_hash_memory_kib: int = 19 * 1024
     cors_allowed_origins: tuple[str, ...] = ()
     request_max_body_bytes: int = 1024 * 1024
+    # OpenID Connect providers (issue 7)
+    oidc_providers: tuple[OidcProviderSettings, ...] = ()
     # observability (issue 11)
     log_file: str | None = None
     log_file_max_bytes: int = 10 * 1024 * 1024
@@ -72,6 +90,11 @@ class Settings:
             problems.append("REFRESH_TOKEN_KEY: a generated refresh-token key invalidates sessions on restart")
         if not self.cors_allowed_origins or "*" in self.cors_allowed_origins:
             problems.append("CORS_ALLOWED_ORIGINS: list the trusted origins explicitly (no wildcard)")
+        for provider in self.oidc_providers:
+            if not provider.client_secret:
+                problems.append(f"{provider.env_prefix}_CLIENT_SECRET: the OIDC provider needs its client secret")
+            if not provider.issuer.startswith("https://"):
+                problems.append(f"{provider.env_prefix}_ISSUER: an OIDC issuer must be an https URL")
         return problems
 
 
@@ -129,6 +152,38 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+_OIDC_ISSUER = re.compile(r"^OIDC_(?P<name>[A-Z0-9]{1,32})_ISSUER$")
+
+
+def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProviderSettings, ...]:
+    """Every ``OIDC_<NAME>_ISSUER`` with its client id and redirect URI (both required)."""
+    providers: list[OidcProviderSettings] = []
+    for key in sorted(env):
+        match = _OIDC_ISSUER.match(key)
+        issuer = _optional(env, key)
+        if match is None or issuer is None:
+            continue
+        prefix = f"OIDC_{match.group('name')}"
+        client_id = _optional(env, f"{prefix}_CLIENT_ID")
+        redirect_uri = _optional(env, f"{prefix}_REDIRECT_URI")
+        if client_id is None:
+            raise SettingsError(f"{prefix}_CLIENT_ID must be set when {key} is")
+        if redirect_uri is None or not redirect_uri.startswith(("https://", "http://")):
+            raise SettingsError(f"{prefix}_REDIRECT_URI must be the absolute URL of /api/v1/auth/oidc/<name>/callback")
+        if not issuer.startswith(("https://", "http://")):
+            raise SettingsError(f"{key} must be the provider's issuer URL")
+        providers.append(
+            OidcProviderSettings(
+                name=match.group("name").lower(),
+                issuer=issuer.rstrip("/"),
+                client_id=client_id,
+                client_secret=_optional(env, f"{prefix}_CLIENT_SECRET"),
+                redirect_uri=redirect_uri,
+            )
+        )
+    return tuple(providers)
+
+
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
     env = dict(os.environ if environ is None else environ)
     app_env = env.get("APP_ENV", "development").strip() or "development"
@@ -162,6 +217,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
 
     origins = tuple(o.strip() for o in env.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip())
 
+    oidc_providers = _oidc_providers(env)
+
     return Settings(
         app_env=app_env,
         host=env.get("HOST", "127.0.0.1"),
@@ -182,6 +239,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         password_hash_memory_kib=_int(env, "PASSWORD_HASH_MEMORY_KIB", 19 * 1024, 8, 4 * 1024 * 1024),
         cors_allowed_origins=origins,
         request_max_body_bytes=_int(env, "REQUEST_MAX_BODY_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+        oidc_providers=oidc_providers,
         log_file=_optional(env, "LOG_FILE"),
         log_file_max_bytes=_int(env, "LOG_FILE_MAX_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
         log_file_backups=_int(env, "LOG_FILE_BACKUPS", 5, 0, 100),

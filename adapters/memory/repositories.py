@@ -6,7 +6,7 @@ They copy on the way in and on the way out, so no caller ever holds a stored obj
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from adapters.memory.store import MemoryStore, R, Table
 from domain.board import Project, Task, Visibility
 from domain.identity import ExternalIdentity, User, normalise_email
 from domain.paging import PROJECT_SORT_FIELDS, TASK_SORT_FIELDS, USER_SORT_FIELDS, Page, PageRequest
-from domain.ports import ProjectQuery, TaskQuery
+from domain.ports import ProjectQuery, ProjectStats, TaskQuery
 
 
 class MemoryUserRepository:
@@ -97,6 +97,23 @@ class MemoryTaskRepository:
             record.deleted_at = at
             self._table.replace(record, task.version)
         return len(doomed)
+
+    async def stats_for_projects(self, project_ids: Sequence[str]) -> dict[str, ProjectStats]:
+        wanted = set(project_ids)
+        counts = {project_id: [0, 0] for project_id in wanted}  # [tasks, completed]
+        tags: dict[str, dict[str, int]] = {project_id: {} for project_id in wanted}
+        for task in self._table.live():
+            if task.project_id not in wanted:
+                continue
+            counts[task.project_id][0] += 1
+            counts[task.project_id][1] += task.completed
+            if task.tag is not None:
+                by_tag = tags[task.project_id]
+                by_tag[task.tag] = by_tag.get(task.tag, 0) + 1
+        return {
+            project_id: ProjectStats(task_count=total, completed=done, by_tag=tags[project_id])
+            for project_id, (total, done) in counts.items()
+        }
 
 
 # --- helpers ---------------------------------------------------------------------------------

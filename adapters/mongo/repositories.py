@@ -9,7 +9,7 @@ passes the session of the transaction active in the current task, if any (``acti
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -25,7 +25,7 @@ from domain.board import Project, Task
 from domain.errors import Conflict, EmailTaken, NotFound, VersionConflict
 from domain.identity import User, normalise_email
 from domain.paging import Page, PageRequest
-from domain.ports import ProjectQuery, TaskQuery
+from domain.ports import ProjectQuery, ProjectStats, TaskQuery
 
 RawDocument = dict[str, Any]
 Filter = dict[str, Any]
@@ -209,6 +209,41 @@ class MongoTaskRepository(_MongoRepository[Task, TaskDocument]):
                 session=self._session(),
             )
         return result.modified_count
+
+    async def stats_for_projects(self, project_ids: Sequence[str]) -> dict[str, ProjectStats]:
+        """One aggregation for the whole page: live tasks of the ids (the project + live index),
+        counted per (project, tag), then folded per project."""
+        wanted = list(dict.fromkeys(project_ids))
+        if not wanted:
+            return {}
+        pipeline: list[Filter] = [
+            {"$match": self._live({"project_id": {"$in": wanted}})},
+            {
+                "$group": {
+                    "_id": {"project": "$project_id", "tag": "$tag"},
+                    "count": {"$sum": 1},
+                    "completed": {"$sum": {"$cond": [{"$gte": ["$progress", 100]}, 1, 0]}},
+                }
+            },
+            {
+                "$group": {
+                    "_id": "$_id.project",
+                    "task_count": {"$sum": "$count"},
+                    "completed": {"$sum": "$completed"},
+                    "tags": {"$push": {"tag": "$_id.tag", "count": "$count"}},
+                }
+            },
+        ]
+        with translated():
+            cursor = await self._collection.aggregate(pipeline, session=self._session())
+            rows = await cursor.to_list()
+        stats = {project_id: ProjectStats() for project_id in wanted}
+        for row in rows:
+            by_tag = {str(t["tag"]): int(t["count"]) for t in row["tags"] if t.get("tag") is not None}
+            stats[str(row["_id"])] = ProjectStats(
+                task_count=int(row["task_count"]), completed=int(row["completed"]), by_tag=by_tag
+            )
+        return stats
 
 
 def task_filter(query: TaskQuery) -> Filter:

@@ -25,6 +25,11 @@ DISPLAY_NAME_MAX = 100
 #: login brute force: this many failed passwords per account (whatever the client IP) locks it out
 LOGIN_FAILURES_RATE = "5 per 15 minutes"
 
+#: verified access tokens remembered this long (and at most this many), so a request's rate-limit
+#: lookup and its authentication share one signature check
+VERIFIED_MEMO_TTL = timedelta(seconds=30)
+VERIFIED_MEMO_SIZE = 4096
+
 _log = logging.getLogger("trellis.accounts")
 EMAIL_MAX = 254
 
@@ -56,6 +61,7 @@ class AccountService:
     ) -> None:
         self._ports = ports
         self._login_throttle = login_throttle
+        self._verified: dict[str, tuple[datetime, AccessClaims]] = {}
         self._hasher = hasher
         self._tokens = tokens
         self._refresh = refresh_store
@@ -89,7 +95,20 @@ class AccountService:
         return user
 
     async def check_password(self, email: str, password: str) -> User:
-        """The active user with these credentials, or InvalidCredentials (one message for all)."""
+        """The active user with these credentials, or InvalidCredentials (one message for all).
+
+        Brute force: after 5 failures for the account in 15 minutes it answers ``RateLimited``
+        (whatever the client's IP and even for the right password) until the window frees up.
+        """
+        account = normalise_email(email)
+        await self._refuse_if_locked_out(account)
+        try:
+            return await self._check_password(email, password)
+        except InvalidCredentials:
+            await self._count_failure(account)
+            raise
+
+    async def _check_password(self, email: str, password: str) -> User:
         user = await self._ports.uow.users.get_by_email(normalise_email(email))
         # Hashing is CPU-bound (argon2 releases the GIL): run it off the event loop.
         if user is None or user.password_hash is None:
@@ -105,13 +124,7 @@ class AccountService:
         return user
 
     async def login(self, email: str, password: str) -> TokenPair:
-        account = normalise_email(email)
-        await self._refuse_if_locked_out(account)
-        try:
-            user = await self.check_password(email, password)
-        except InvalidCredentials:
-            await self._count_failure(account)
-            raise
+        user = await self.check_password(email, password)
         return await self._start_family(user)
 
     async def _refuse_if_locked_out(self, account: str) -> None:
@@ -150,9 +163,31 @@ class AccountService:
         claims = self._tokens.read_refresh(refresh_token, self._ports.clock.now())
         await self._refresh.revoke_family(claims.family_id)
 
+    def access_subject(self, access_token: str) -> str | None:
+        """The user id of a valid access token (signature and claims checked), else None.
+
+        For per-principal rate limits before routing; the verification is memoised briefly so
+        ``authenticate`` on the same request does not verify the token a second time.
+        """
+        try:
+            return self._verified_claims(access_token).subject
+        except InvalidToken:
+            return None
+
+    def _verified_claims(self, access_token: str) -> AccessClaims:
+        now = self._ports.clock.now()
+        memo = self._verified.get(access_token)
+        if memo is not None and memo[0] > now and memo[1].expires_at > now:
+            return memo[1]
+        claims = self._tokens.verify_access(access_token, now)
+        if len(self._verified) >= VERIFIED_MEMO_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # the oldest entry goes first
+        self._verified[access_token] = (now + VERIFIED_MEMO_TTL, claims)
+        return claims
+
     async def authenticate(self, access_token: str) -> Principal:
         """The caller behind a bearer token, with the roles the user holds *now*."""
-        claims = self._tokens.verify_access(access_token, self._ports.clock.now())
+        claims = self._verified_claims(access_token)
         user = await self._ports.uow.users.get(claims.subject)
         if user is None or not user.active:
             raise InvalidToken()

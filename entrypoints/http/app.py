@@ -19,6 +19,8 @@ from entrypoints.http.controllers.projects import ProjectController
 from entrypoints.http.controllers.tasks import TaskController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.idempotency import idempotency_middleware
+from entrypoints.http.ratelimit import rate_limit_middleware
 from entrypoints.http.request import StrictRequest, add_request_id_header
 from entrypoints.http.security_headers import HashedSwaggerRenderPlugin, security_headers_hook
 from entrypoints.observability.middleware import instrument
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_send=[add_request_id_header, security_headers_hook(hsts_always=settings.production)],
+        middleware=[rate_limit_middleware(), idempotency_middleware()],  # limits first: a 429 stores nothing
         request_class=StrictRequest,
         request_max_body_size=settings.request_max_body_bytes,
         openapi_config=openapi_config(),

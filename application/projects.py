@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,7 +24,7 @@ from domain.board import (
 )
 from domain.identity import Principal
 from domain.paging import Page, PageRequest
-from domain.ports import ProjectQuery
+from domain.ports import ProjectQuery, ProjectStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,13 @@ class NewProject:
     visibility: Visibility = Visibility.PERSONAL
     finish_date: date | None = None
     site: SiteLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectListing(Page[Project]):
+    """A page of projects and, when asked for, each listed project's task statistics (by id)."""
+
+    stats: Mapping[str, ProjectStats] | None = None
 
 
 def project_summary(project: Project) -> dict[str, object]:
@@ -87,14 +95,21 @@ class ProjectService:
         page: PageRequest,
         visibility: Visibility | None = None,
         q: str | None = None,
-    ) -> Page[Project]:
+        include_stats: bool = False,
+    ) -> ProjectListing:
+        """With ``include_stats``, the page's task statistics come from ONE extra repository call
+        for the whole page (never one per project), computed fresh rather than cached."""
         query = ProjectQuery(
             viewer_id=None if principal.is_admin else principal.user_id,
             visibility=visibility,
             q=q.strip() or None if q is not None else None,
         )
         projects = self._ports.uow.projects
-        return await self._cache.project_page(query, page, lambda: projects.list(query, page))
+        found = await self._cache.project_page(query, page, lambda: projects.list(query, page))
+        stats = None
+        if include_stats:
+            stats = await self._ports.uow.tasks.stats_for_projects([p.id for p in found.items]) if found.items else {}
+        return ProjectListing(items=found.items, total=found.total, page=found.page, size=found.size, stats=stats)
 
     async def update(
         self,

@@ -13,6 +13,7 @@ import msgspec
 
 from domain.board import DESCRIPTION_MAX, PLACE_MAX, TAG_MAX, TITLE_MAX, Project, SiteLocation, Task, Visibility
 from domain.identity import Role, User
+from domain.ports import ProjectStats
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX, description="1–200 characters")]
 Description = Annotated[str, msgspec.Meta(max_length=DESCRIPTION_MAX, description="At most 10 000 characters")]
@@ -159,6 +160,31 @@ class ProjectOut(msgspec.Struct, kw_only=True):
             created_at=project.created_at,
             updated_at=project.updated_at,
         )
+
+
+class ProjectStatsOut(msgspec.Struct, kw_only=True):
+    """Counts over the project's live tasks."""
+
+    task_count: Annotated[int, msgspec.Meta(ge=0, description="Live tasks")]
+    completed: Annotated[int, msgspec.Meta(ge=0, description="Live tasks at progress 100")]
+    by_tag: Annotated[dict[str, int], msgspec.Meta(description="Live tasks per tag (untagged ones are not listed)")]
+
+    @classmethod
+    def of(cls, stats: ProjectStats) -> ProjectStatsOut:
+        return cls(task_count=stats.task_count, completed=stats.completed, by_tag=dict(sorted(stats.by_tag.items())))
+
+
+class ProjectListItemOut(ProjectOut, kw_only=True):
+    """A project in a list: ``stats`` is present only when the list was asked for ``include=stats``."""
+
+    stats: ProjectStatsOut | msgspec.UnsetType = msgspec.UNSET
+
+    @classmethod
+    def listed(cls, project: Project, stats: ProjectStats | None = None) -> ProjectListItemOut:
+        item = cls(**msgspec.structs.asdict(ProjectOut.of(project)))
+        if stats is not None:
+            item.stats = ProjectStatsOut.of(stats)
+        return item
 
 
 # --- tasks ------------------------------------------------------------------------------

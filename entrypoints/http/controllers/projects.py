@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
@@ -21,6 +21,7 @@ from entrypoints.http.envelope import Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
 from entrypoints.http.schemas import (
     ProjectCreateIn,
+    ProjectListItemOut,
     ProjectOut,
     ProjectPatchIn,
     ProjectReplaceIn,
@@ -43,6 +44,13 @@ TitleSearch = Annotated[
 TagFilter = Annotated[
     str | None, QueryParameter(description="Only tasks with exactly this tag.", min_length=1, max_length=50)
 ]
+IncludeQuery = Annotated[
+    Literal["stats"] | None,
+    QueryParameter(
+        description="`stats` adds to each listed project `stats`: its live tasks' `task_count`, `completed` (at "
+        "progress 100) and `by_tag` counts, computed for the whole page at once. Absent: no `stats` field."
+    ),
+]
 DEFAULT_SORT = Sort("created_at", descending=True)
 
 
@@ -64,7 +72,7 @@ class ProjectController(Controller):
         summary="List projects",
         description="Projects the caller may see: their own and every public one (admins see all). Filter by "
         "`visibility` and by `q` (title substring); sort by a whitelisted field. Paging is in `meta` and in "
-        "the `Link` header.",
+        "the `Link` header. `include=stats` adds each project's task statistics.",
         responses=error_responses(401, 422),
     )
     async def list_projects(
@@ -76,10 +84,15 @@ class ProjectController(Controller):
         sort: ProjectSort = None,
         visibility: VisibilityFilter = None,
         q: TitleSearch = None,
-    ) -> Response[ListEnvelope[ProjectOut]]:
+        include: IncludeQuery = None,
+    ) -> Response[ListEnvelope[ProjectListItemOut]]:
         paging = page_request(page, size, sort, PROJECT_SORT_FIELDS, DEFAULT_SORT)
-        found = await container_of(request).projects.list(principal, paging, visibility=visibility, q=q)
-        return list_response(request, found, [ProjectOut.of(p) for p in found.items])
+        found = await container_of(request).projects.list(
+            principal, paging, visibility=visibility, q=q, include_stats=include == "stats"
+        )
+        stats = found.stats
+        items = [ProjectListItemOut.listed(p, None if stats is None else stats.get(p.id)) for p in found.items]
+        return list_response(request, found, items)
 
     @post(
         "/",

@@ -36,6 +36,7 @@ from application.users import UserAdminService
 from domain.ports import Cache, Clock, IdempotencyStore, PasswordHasher, RefreshTokenStore, UnitOfWork
 from entrypoints.cache_metrics import LoggingCacheObserver
 from entrypoints.settings import Settings, SettingsError
+from entrypoints.ws.hub import LiveHub
 
 log = structlog.get_logger("trellis.bootstrap")
 
@@ -57,6 +58,8 @@ class Container:
     users: UserAdminService
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Closer] = field(default_factory=list)
+    # issue 6: live events (channels plugin + numbered history), fed by every domain event
+    live: LiveHub | None = None
     # issue 5: read cache, idempotent POSTs, rate limits (Redis when REDIS_URL, else memory)
     cache: Cache | None = None
     idempotency: IdempotencyStore | None = None
@@ -158,6 +161,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     cache, idempotency, rate_limiter = _cache_idempotency_and_limits(settings, closers)
     read_cache = ReadCache(cache, settings.cache_ttl_seconds, LoggingCacheObserver())
     publisher.subscribe(CacheInvalidator(read_cache))  # awaited by publish: bumped before the response
+    live = await _live_events(settings, publisher, closers)  # after the cache: a notified client reads fresh
     return Container(
         settings=settings,
         ports=ports,
@@ -172,6 +176,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
         cache=cache,
         idempotency=idempotency,
         rate_limiter=rate_limiter,
+        live=live,
     )
 
 
@@ -214,3 +219,29 @@ def _cache_idempotency_and_limits(
 
     closers.append(stop_memory_storage)
     return MemoryCache(), MemoryIdempotencyStore(), LimitsRateLimiter(memory, dependency="memory")
+
+
+async def _live_events(settings: Settings, publisher: InMemoryEventPublisher, closers: list[Closer]) -> LiveHub:
+    """Websocket fan-out: Redis streams when REDIS_URL (history shared by every process), else in-process."""
+    from litestar.channels.backends.base import ChannelsBackend
+
+    from entrypoints.ws.backends import SequencedMemoryBackend, SequencedRedisStreamBackend
+    from entrypoints.ws.forwarder import EventForwarder
+    from entrypoints.ws.hub import LiveLimits
+
+    limits = LiveLimits()
+    backend: ChannelsBackend
+    if settings.redis_url:
+        from adapters.redis.client import create_client
+
+        client = create_client(settings.redis_url)
+        closers.append(client.aclose)
+        backend = SequencedRedisStreamBackend(limits.history, redis=client)
+    else:
+        _announce_default("live_events", "in-process websocket fan-out and history; one process only (set REDIS_URL)")
+        backend = SequencedMemoryBackend(limits.history)
+    hub = LiveHub.create(backend, limits)
+    await hub.start()
+    closers.append(hub.stop)
+    publisher.subscribe(EventForwarder(hub.publish))
+    return hub

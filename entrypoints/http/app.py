@@ -25,6 +25,7 @@ from entrypoints.http.request import StrictRequest, add_request_id_header
 from entrypoints.http.security_headers import HashedSwaggerRenderPlugin, security_headers_hook
 from entrypoints.observability.middleware import instrument
 from entrypoints.settings import Settings, load_settings
+from entrypoints.ws.handler import live_events
 
 API_VERSION = "1.0.0"
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             await built.close()
 
     api = Router(path="/api/v1", route_handlers=[AuthController, ProjectController, TaskController, UserController])
+    api.register(live_events)  # issue 6: websocket /api/v1/ws
     cors = cors_config(settings)
     app = Litestar(
         route_handlers=[api, HealthController, openapi_document],

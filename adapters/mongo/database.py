@@ -23,6 +23,7 @@ of work then runs each write on its own (see ``adapters.mongo.unit_of_work``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
@@ -31,6 +32,7 @@ from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.monitoring import CommandListener
 
 from adapters.mongo.documents import ALL_DOCUMENTS
 from adapters.mongo.errors import DEPENDENCY, is_unavailable, translated
@@ -60,8 +62,12 @@ class MongoDatabase:
         server_selection_timeout_ms: int = 2000,
         socket_timeout_ms: int = 5000,
         connect_timeout_ms: int = 2000,
+        command_listeners: Sequence[CommandListener] = (),
     ) -> MongoDatabase:
-        """Connect, initialise Beanie and the indexes; ``DependencyUnavailable`` if unreachable."""
+        """Connect, initialise Beanie and the indexes; ``DependencyUnavailable`` if unreachable.
+
+        ``command_listeners`` (PyMongo command monitoring) see every command the client sends:
+        tests count queries with them, an operator could log slow ones."""
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url,
             serverSelectionTimeoutMS=server_selection_timeout_ms,
@@ -70,6 +76,7 @@ class MongoDatabase:
             tz_aware=True,
             tzinfo=UTC,
             appname="trellis",
+            event_listeners=list(command_listeners),
         )
         db = client.get_database(database, codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
         try:

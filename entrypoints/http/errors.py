@@ -81,6 +81,7 @@ _HTTP_CODES = {
 
 _HTTP_MESSAGES = {
     404: "The resource does not exist.",
+    415: "Send the body as JSON with Content-Type: application/json.",
     405: "The route does not accept this method.",
     413: "The request body is too large.",
 }

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import ClientException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 from litestar.types import Message, Scope
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -82,6 +82,12 @@ class StrictRequest(Request[Any, Any, Any]):
             return await super().json()
         if isinstance(self._json, model):
             return self._json
+        media_type = self.content_type[0]
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise HTTPException(
+                status_code=415,
+                detail="Send the body as JSON with Content-Type: application/json.",
+            )
         body = await self.body()
         if not body.strip():
             raise ValidationException(

@@ -50,6 +50,20 @@ class InvalidToken(Unauthenticated):
     default_message = "The token is invalid or has expired."
 
 
+class OidcStateInvalid(Unauthenticated):
+    """The OIDC callback's ``state`` does not match the browser's signed state cookie (CSRF)."""
+
+    code = "oidc_state_invalid"
+    default_message = "The sign-in could not be matched to one this browser started; start again."
+
+
+class OidcLoginFailed(Unauthenticated):
+    """The identity provider refused the code, or its ID token failed a check."""
+
+    code = "oidc_login_failed"
+    default_message = "Signing in with the identity provider failed; start again."
+
+
 class Forbidden(DomainError):
     """The caller can see the resource but may not do this to it."""
 
@@ -126,3 +140,13 @@ class RateLimited(DomainError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = max(1, retry_after)
         super().__init__(message)
+
+
+class IdentityProviderUnavailable(DependencyUnavailable):
+    """The OpenID provider cannot be reached or answered with a server error."""
+
+    code = "identity_provider_unavailable"
+    default_message = "The identity provider is unavailable; retry later."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__("identity_provider", message)

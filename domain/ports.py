@@ -114,7 +114,6 @@ class ProjectStats:
     by_tag: Mapping[str, int] = field(default_factory=dict)
 
 
-
 class UnitOfWork(Protocol):
     """The repositories, plus all-or-nothing transactions across them.
 
@@ -221,6 +220,7 @@ class RefreshTokenStore(Protocol):
 
 # --- cache and idempotency (Redis, or memory when embedded) ------------------------------
 
+
 class Cache(Protocol):
     """A read cache of opaque bytes (cache-aside). Every entry has a TTL.
 
@@ -326,3 +326,39 @@ class RateLimiter(Protocol):
         """Whether one more event would be allowed, counting nothing."""
 
     async def clear(self, rate: str, *key: str) -> None: ...
+
+
+# --- OpenID Connect identity providers ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalProfile:
+    """Who the provider says signed in, from a fully checked ID token."""
+
+    issuer: str
+    subject: str
+    email: str | None
+    email_verified: bool
+    name: str | None
+
+
+class IdentityProvider(Protocol):
+    """One OpenID provider, found by discovery from its issuer URL (authorisation code + PKCE).
+
+    A provider that cannot be reached (connection refused, timeout, 5xx, unusable discovery or
+    JWKS document) raises ``IdentityProviderUnavailable``; a refused code or an ID token that
+    fails any check raises ``OidcLoginFailed``. Never a driver error.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    async def authorization_url(self, *, state: str, nonce: str, code_challenge: str) -> str:
+        """The authorization endpoint URL: ``response_type=code``, the client id, the redirect URI,
+        ``scope=openid email profile``, ``state``, ``nonce`` and ``code_challenge`` (method S256)."""
+
+    async def exchange_code(self, *, code: str, code_verifier: str, nonce: str, now: datetime) -> ExternalProfile:
+        """Redeem ``code`` at the token endpoint (with the PKCE verifier) and check the ID token:
+        signature by ``kid`` from the JWKS (cached; fetched again once on an unknown ``kid``),
+        algorithm from a pinned list (never ``none`` or HMAC), ``iss``, ``aud`` (and ``azp``),
+        ``exp``/``iat`` against ``now``, and ``nonce``."""

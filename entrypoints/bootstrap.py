@@ -8,10 +8,14 @@ service.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 import structlog
 
 from adapters.memory.clock import SystemClock
@@ -20,6 +24,7 @@ from adapters.memory.ids import UuidGenerator
 from adapters.memory.refresh_tokens import MemoryRefreshTokenStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.ratelimit.limiter import LimitsRateLimiter
+from adapters.security.oidc import OidcIdentityProvider
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import (
     JoseTokenService,
@@ -30,6 +35,7 @@ from adapters.security.tokens import (
 from application.accounts import AccountService
 from application.caching import CacheInvalidator, ReadCache
 from application.common import Ports
+from application.oidc import OidcLoginService
 from application.projects import ProjectService
 from application.tasks import TaskService
 from application.users import UserAdminService
@@ -64,6 +70,8 @@ class Container:
     cache: Cache | None = None
     idempotency: IdempotencyStore | None = None
     rate_limiter: LimitsRateLimiter | None = None
+    # issue 7: sign-in with OpenID providers (OIDC_<NAME>_*); no providers configured, an empty one
+    oidc: OidcLoginService | None = None
 
     async def readiness(self) -> dict[str, str]:
         """Each configured dependency's state, each checked with a short timeout, concurrently."""
@@ -162,7 +170,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     read_cache = ReadCache(cache, settings.cache_ttl_seconds, LoggingCacheObserver())
     publisher.subscribe(CacheInvalidator(read_cache))  # awaited by publish: bumped before the response
     live = await _live_events(settings, publisher, closers)  # after the cache: a notified client reads fresh
-    return Container(
+    container = Container(
         settings=settings,
         ports=ports,
         publisher=publisher,
@@ -178,6 +186,37 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
         rate_limiter=rate_limiter,
         live=live,
     )
+    container.oidc = _oidc_login(settings, ports, container.accounts, closers)
+    return container
+
+
+def _oidc_login(settings: Settings, ports: Ports, accounts: AccountService, closers: list[Closer]) -> OidcLoginService:
+    """One OidcIdentityProvider per configured provider, sharing one HTTP client with timeouts."""
+    providers: dict[str, OidcIdentityProvider] = {}
+    if settings.oidc_providers:
+        # Sign-ins are rare: no pooled keep-alive connections to hold open (or to leak across event loops).
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(5.0, connect=3.0),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            follow_redirects=False,
+        )
+        closers.append(http.aclose)
+        for provider in settings.oidc_providers:
+            providers[provider.name] = OidcIdentityProvider(
+                provider.name,
+                issuer=provider.issuer,
+                client_id=provider.client_id,
+                client_secret=provider.client_secret,
+                redirect_uri=provider.redirect_uri,
+                http=http,
+            )
+    # The state cookie's key: derived from the refresh-token key when one is configured (so it
+    # survives restarts and is shared by replicas), else random for this process.
+    if settings.refresh_token_key is not None:
+        state_key = hmac.new(settings.refresh_token_key, b"trellis-oidc-state", hashlib.sha256).digest()
+    else:
+        state_key = secrets.token_bytes(32)
+    return OidcLoginService(ports, accounts, providers, state_key)
 
 
 def _cache_idempotency_and_limits(

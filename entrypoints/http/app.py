@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.oidc import OidcController
 from entrypoints.http.controllers.projects import ProjectController
 from entrypoints.http.controllers.tasks import TaskController
 from entrypoints.http.controllers.users import UserController
@@ -113,7 +114,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         finally:
             await built.close()
 
-    api = Router(path="/api/v1", route_handlers=[AuthController, ProjectController, TaskController, UserController])
+    api = Router(
+        path="/api/v1",
+        route_handlers=[AuthController, OidcController, ProjectController, TaskController, UserController],
+    )
     api.register(live_events)  # issue 6: websocket /api/v1/ws
     cors = cors_config(settings)
     app = Litestar(

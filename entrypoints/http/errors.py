@@ -8,6 +8,8 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `unauthenticated` | 401 | no credentials were sent |
 | `invalid_token` | 401 | the token is malformed, tampered, expired, revoked, or for another audience |
 | `invalid_credentials` | 401 | wrong e-mail or password (one message for both) |
+| `oidc_state_invalid` | 401 | the OIDC callback's `state` does not match this browser's state cookie (or it expired) |
+| `oidc_login_failed` | 401 | the identity provider refused the code (e.g. replayed) or its ID token failed a check |
 | `forbidden` | 403 | authenticated, the resource is visible, but the action is not allowed |
 | `not_found` | 404 | no such resource, or not visible to the caller; also unknown routes |
 | `method_not_allowed` | 405 | the route exists but not with this method |
@@ -25,6 +27,7 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `rate_limited` | 429 | too many requests, or 5 failed logins for the account in 15 minutes (`Retry-After` says when to retry) |
 | `internal_error` | 500 | a bug; the log has the trace under the same request id |
 | `dependency_unavailable` | 503 | a store or service is down; retry later |
+| `identity_provider_unavailable` | 503 | the OpenID provider cannot be reached; nothing was created |
 """
 
 from __future__ import annotations

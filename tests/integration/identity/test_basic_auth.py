@@ -51,3 +51,18 @@ async def test_guest_over_basic_still_gets_the_guest_rules(api: Api) -> None:
     guest = await api.member(roles=frozenset({Role.GUEST}))
     response = await api.client.post("/api/v1/projects", json={"title": "x"}, headers=basic(guest.email))
     assert_error(response, 403, "forbidden")
+
+
+async def test_five_failures_lock_the_account_for_basic_too(api: Api, member: Member) -> None:
+    for _ in range(5):
+        wrong = await api.client.get("/api/v1/auth/me", headers=basic(member.email, "not the password!"))
+        assert_error(wrong, 401, "invalid_credentials")
+    # the sixth attempt is refused before any password check, even with the right password
+    locked = await api.client.get("/api/v1/auth/me", headers=basic(member.email))
+    assert_error(locked, 429, "rate_limited")
+    assert int(locked.headers["retry-after"]) > 0
+    # the lock is per account and shared with /auth/login; bearer tokens keep working
+    assert_error(await api.login(member.email), 429, "rate_limited")
+    assert (await api.client.get("/api/v1/auth/me", headers=member.headers)).status_code == 200
+    other = await api.member()
+    assert (await api.client.get("/api/v1/auth/me", headers=basic(other.email))).status_code == 200

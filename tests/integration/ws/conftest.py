@@ -44,23 +44,23 @@ class LiveServer:
             yield ws
 
 
-async def receive(ws: ClientConnection, timeout: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
+async def receive(ws: ClientConnection, wait: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
     """The next message that is not a keep-alive ping."""
     while True:
-        raw = await asyncio.wait_for(ws.recv(), timeout)
+        raw = await asyncio.wait_for(ws.recv(), wait)
         message = cast(dict[str, Any], json.loads(raw))
         if message.get("type") != "ping":
             return message
 
 
 async def receive_until(
-    ws: ClientConnection, done: Callable[[dict[str, Any]], bool], timeout: float = RECEIVE_TIMEOUT
+    ws: ClientConnection, done: Callable[[dict[str, Any]], bool], wait: float = RECEIVE_TIMEOUT
 ) -> list[dict[str, Any]]:
     """Messages up to and including the first for which ``done`` is true."""
     seen: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(wait):
         while True:
-            message = await receive(ws, timeout)
+            message = await receive(ws, wait)
             seen.append(message)
             if done(message):
                 return seen

@@ -93,7 +93,11 @@ async def test_delivery_replay_and_reset_through_redis(redis_live: LiveServer) -
     async with live.socket(owner) as ws:
         await subscribe(ws, channel, since=seen)
         replayed = await receive_until(ws, lambda m: m.get("data", {}).get("title") == "R4")
-        assert [(m["seq"], m["data"]["title"]) for m in replayed] == [(seen + 1, "R2"), (seen + 2, "R3"), (seen + 3, "R4")]
+        assert [(m["seq"], m["data"]["title"]) for m in replayed] == [
+            (seen + 1, "R2"),
+            (seen + 2, "R3"),
+            (seen + 3, "R4"),
+        ]
     # history lost (the stream expired or was trimmed): the client is told to refetch
     async with redis_client(redis_url()) as redis:
         await redis.delete(f"trellis:live:stream:{channel}")

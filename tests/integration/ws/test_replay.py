@@ -9,7 +9,9 @@ from tests.integration.ws.conftest import LiveServer, nothing_more, receive, rec
 
 
 async def _rename(live: LiveServer, owner: Any, project_id: str, title: str) -> None:
-    response = await live.api.client.patch(f"/api/v1/projects/{project_id}", json={"title": title}, headers=owner.headers)
+    response = await live.api.client.patch(
+        f"/api/v1/projects/{project_id}", json={"title": title}, headers=owner.headers
+    )
     assert response.status_code == 200, response.text
 
 

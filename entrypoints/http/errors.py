@@ -24,7 +24,7 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `weak_password` | 422 | the password breaks the policy (`details` names the rule) |
 | `idempotency_in_flight` | 409 | a request with the same `Idempotency-Key` is still running; retry later |
 | `idempotency_key_reused` | 422 | the `Idempotency-Key` was used for a different request (method, path or body) |
-| `rate_limited` | 429 | too many requests, or 5 failed logins for the account in 15 minutes (`Retry-After` says when to retry) |
+| `rate_limited` | 429 | too many requests, or 5 failed logins for the account in 15 min (see `Retry-After`) |
 | `internal_error` | 500 | a bug; the log has the trace under the same request id |
 | `dependency_unavailable` | 503 | a store or service is down; retry later |
 | `identity_provider_unavailable` | 503 | the OpenID provider cannot be reached; nothing was created |

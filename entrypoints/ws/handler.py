@@ -201,7 +201,7 @@ class Connection:
             for entry in history:
                 if _seq_of(entry) > start:
                     await self.deliver(channel, entry)
-        await state.stack.enter_async_context(subscriber.run_in_background(partial(self.deliver, channel), join=False))
+        await state.stack.enter_async_context(subscriber.run_in_background(partial(self._guarded, channel), join=False))
 
     async def unsubscribe(self, channels: object) -> None:
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
@@ -219,6 +219,15 @@ class Connection:
         state.revoked = True
         await state.stack.aclose()
         await self.hub.plugin.unsubscribe(state.subscriber, channel)
+
+    async def _guarded(self, channel: str, payload: bytes) -> None:
+        """``deliver`` for the subscriber's task: a failure closes the connection (1011) rather than
+        silently ending that channel's delivery while the socket stays open."""
+        try:
+            await self.deliver(channel, payload)
+        except Exception as error:
+            log.error("live_delivery_failed", channel=channel, error=repr(error))
+            self.fail(CLOSE_INTERNAL, "internal error")
 
     async def deliver(self, channel: str, payload: bytes) -> None:
         """One message from the backend for ``channel``: in order, once, to a caller who may see it."""

@@ -113,3 +113,18 @@ async def test_patch_honours_if_match(api: Api, admin: Member, member: Member) -
     assert ok.status_code == 200
     stale = await api.client.patch(path, json={"roles": ["member"]}, headers={**admin.headers, "If-Match": etag})
     assert_error(stale, 412, "precondition_failed")
+
+
+def test_policy_table_admin_everything_guest_creates_nothing() -> None:
+    from application.policy import Action, allowed, role_table
+    from domain.identity import Principal
+
+    rows = dict(role_table())
+    assert all(row["admin"] for row in rows.values())
+    assert not rows[Action.PROJECT_CREATE]["guest"]
+    assert not rows[Action.CONTENT_CREATE]["guest"]
+    assert rows[Action.PROJECT_CREATE]["member"]
+    assert not any(rows[a]["member"] for a in (Action.USER_LIST, Action.USER_READ_ANY, Action.USER_UPDATE_ACCESS))
+    # several roles: the union of what each grants
+    assert allowed(Principal("u", frozenset({Role.GUEST, Role.MEMBER})), Action.PROJECT_CREATE)
+    assert not allowed(Principal("u", frozenset()), Action.PROJECT_READ_PUBLIC)

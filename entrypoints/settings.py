@@ -93,8 +93,8 @@ class Settings:
         for provider in self.oidc_providers:
             if not provider.client_secret:
                 problems.append(f"{provider.env_prefix}_CLIENT_SECRET: the OIDC provider needs its client secret")
-            if not provider.issuer.startswith("https://"):
-                problems.append(f"{provider.env_prefix}_ISSUER: an OIDC issuer must be an https URL")
+            if not _https_or_local(provider.issuer):
+                problems.append(f"{provider.env_prefix}_ISSUER: an OIDC issuer must be an https URL (or a local one)")
         return problems
 
 
@@ -152,11 +152,23 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def _https_or_local(url: str) -> bool:
+    """https, or plain http to this machine (compose's Keycloak at keycloak.localhost)."""
+    if url.startswith("https://"):
+        return True
+    host = url.removeprefix("http://").split("/", 1)[0].rsplit(":", 1)[0].lower()
+    return host in ("localhost", "127.0.0.1", "[::1]") or host.endswith(".localhost")
+
+
 _OIDC_ISSUER = re.compile(r"^OIDC_(?P<name>[A-Z0-9]{1,32})_ISSUER$")
 
 
-def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProviderSettings, ...]:
-    """Every ``OIDC_<NAME>_ISSUER`` with its client id and redirect URI (both required)."""
+def _oidc_providers(env: Mapping[str, str], port: int) -> tuple[OidcProviderSettings, ...]:
+    """Every ``OIDC_<NAME>_ISSUER`` with its client id (required) and redirect URI.
+
+    The redirect URI defaults to ``http://localhost:<PORT>/api/v1/auth/oidc/<name>/callback``
+    (what the compose Keycloak realm registers); anywhere else, set it to the public URL.
+    """
     providers: list[OidcProviderSettings] = []
     for key in sorted(env):
         match = _OIDC_ISSUER.match(key)
@@ -168,7 +180,9 @@ def _oidc_providers(env: Mapping[str, str]) -> tuple[OidcProviderSettings, ...]:
         redirect_uri = _optional(env, f"{prefix}_REDIRECT_URI")
         if client_id is None:
             raise SettingsError(f"{prefix}_CLIENT_ID must be set when {key} is")
-        if redirect_uri is None or not redirect_uri.startswith(("https://", "http://")):
+        if redirect_uri is None:
+            redirect_uri = f"http://localhost:{port}/api/v1/auth/oidc/{match.group('name').lower()}/callback"
+        if not redirect_uri.startswith(("https://", "http://")):
             raise SettingsError(f"{prefix}_REDIRECT_URI must be the absolute URL of /api/v1/auth/oidc/<name>/callback")
         if not issuer.startswith(("https://", "http://")):
             raise SettingsError(f"{key} must be the provider's issuer URL")
@@ -217,7 +231,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
 
     origins = tuple(o.strip() for o in env.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip())
 
-    oidc_providers = _oidc_providers(env)
+    oidc_providers = _oidc_providers(env, _int(env, "PORT", 8000, 1, 65535))
 
     return Settings(
         app_env=app_env,

@@ -32,11 +32,18 @@ def test_providers_are_read_by_name() -> None:
     assert "very-secret-value" not in repr(by_name["google"])  # the secret never shows in a repr
 
 
-@pytest.mark.parametrize("missing", ["OIDC_KEYCLOAK_CLIENT_ID", "OIDC_KEYCLOAK_REDIRECT_URI"])
-def test_an_incomplete_provider_is_refused_naming_the_variable(missing: str) -> None:
-    env = {k: v for k, v in BASE.items() if k != missing}
-    with pytest.raises(SettingsError, match=missing):
+def test_an_incomplete_provider_is_refused_naming_the_variable() -> None:
+    env = {k: v for k, v in BASE.items() if k != "OIDC_KEYCLOAK_CLIENT_ID"}
+    with pytest.raises(SettingsError, match="OIDC_KEYCLOAK_CLIENT_ID"):
         load_settings(env, dotenv=None)
+    with pytest.raises(SettingsError, match="OIDC_KEYCLOAK_REDIRECT_URI"):
+        load_settings({**BASE, "OIDC_KEYCLOAK_REDIRECT_URI": "/relative"}, dotenv=None)
+
+
+def test_redirect_uri_defaults_to_the_local_callback_the_compose_realm_registers() -> None:
+    env = {k: v for k, v in BASE.items() if k != "OIDC_KEYCLOAK_REDIRECT_URI"}
+    (provider,) = load_settings({**env, "PORT": "8000"}, dotenv=None).oidc_providers
+    assert provider.redirect_uri == "http://localhost:8000/api/v1/auth/oidc/keycloak/callback"
 
 
 def test_production_refuses_a_provider_without_a_secret() -> None:
@@ -49,6 +56,16 @@ def test_production_refuses_a_provider_without_a_secret() -> None:
         dotenv=None,
     )
     assert any(p.startswith("OIDC_KEYCLOAK_ISSUER:") for p in plain_http.production_problems())
+    compose_like = load_settings(
+        {
+            **BASE,
+            "APP_ENV": "production",
+            "OIDC_KEYCLOAK_CLIENT_SECRET": "s",
+            "OIDC_KEYCLOAK_ISSUER": "http://keycloak.localhost:8081/realms/trellis",
+        },
+        dotenv=None,
+    )
+    assert not any(p.startswith("OIDC_") for p in compose_like.production_problems())
 
 
 async def test_development_starts_with_a_public_client_and_no_network() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,7 +21,7 @@ from domain.ports import ProjectQuery, TaskQuery
 from entrypoints.seed import demo_data, run_seed
 from entrypoints.settings import Settings, load_settings
 from tests.integration.mongo.conftest import drop_database
-from tests.support.mongo import mongo_url
+from tests.support.mongo import ROOT, mongo_url
 
 CHEAP_HASHES = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "64"}
 ADMIN_EMAIL = "root@trellis.example"
@@ -101,3 +105,38 @@ async def test_production_refuses_without_force_and_seeds_only_the_admin_with_it
     assert Role.ADMIN in admin.roles
     assert admin.password_hash is not None
     assert ADMIN_PASSWORD not in admin.password_hash
+
+
+async def test_the_trellis_seed_command_on_mongodb(seeded_name: str, tmp_path: Path) -> None:
+    """``trellis seed`` as an operator runs it: a process configured by the environment only."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SEED_", "MONGODB_", "APP_ENV"))},
+        "MONGODB_URL": mongo_url(),
+        "MONGODB_DATABASE": seeded_name,
+        "APP_ENV": "development",
+        "PYTHONPATH": str(ROOT),
+        **CHEAP_HASHES,
+    }
+
+    async def seed() -> tuple[int | None, bytes]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "entrypoints.cli",
+            "seed",
+            cwd=tmp_path,  # no developer .env is read
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        return process.returncode, output
+
+    first = await seed()
+    assert first[0] == 0, first[1].decode(errors="replace")
+    after_first = await counts(seeded_name)
+    second = await seed()
+    assert second[0] == 0, second[1].decode(errors="replace")
+    assert await counts(seeded_name) == after_first
+    users, projects = demo_data(datetime.now(UTC).date())
+    assert after_first[:3] == (len(users), len(projects), sum(len(p.tasks) for p in projects))

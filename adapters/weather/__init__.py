@@ -1,0 +1,1 @@
+"""Weather providers (OpenWeatherMap) behind the WeatherProvider port."""

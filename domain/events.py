@@ -21,6 +21,15 @@ TASK_CREATED = "task.created"
 TASK_UPDATED = "task.updated"
 TASK_COMPLETED = "task.completed"
 TASK_DELETED = "task.deleted"
+POST_CREATED = "post.created"
+POST_UPDATED = "post.updated"
+POST_DELETED = "post.deleted"
+POST_ANALYZED = "post.analyzed"
+COLLECTION_CREATED = "collection.created"
+COLLECTION_UPDATED = "collection.updated"
+COLLECTION_DELETED = "collection.deleted"
+COLLECTION_POST_ADDED = "collection.post_added"
+COLLECTION_POST_REMOVED = "collection.post_removed"
 
 EVENT_NAMES: frozenset[str] = frozenset(
     {
@@ -34,6 +43,15 @@ EVENT_NAMES: frozenset[str] = frozenset(
         TASK_UPDATED,
         TASK_COMPLETED,
         TASK_DELETED,
+        POST_CREATED,
+        POST_UPDATED,
+        POST_DELETED,
+        POST_ANALYZED,
+        COLLECTION_CREATED,
+        COLLECTION_UPDATED,
+        COLLECTION_DELETED,
+        COLLECTION_POST_ADDED,
+        COLLECTION_POST_REMOVED,
     }
 )
 

@@ -150,3 +150,37 @@ class IdentityProviderUnavailable(DependencyUnavailable):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__("identity_provider", message)
+
+
+class WeatherUnavailable(DependencyUnavailable):
+    """The weather provider is not configured, refused our key, or cannot be reached."""
+
+    code = "weather_unavailable"
+    default_message = "Weather data is unavailable right now; retry later."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__("weather", message)
+
+
+class UnknownPlace(NotFound):
+    """Geocoding found no place with that name."""
+
+    code = "unknown_place"
+    default_message = "No place with that name was found."
+
+
+class NoSiteLocation(Conflict):
+    """The project has no site location, so it has no weather."""
+
+    code = "no_site_location"
+    default_message = "The project has no site location; set its site (a place or lat and lon) to get weather."
+
+
+class TextAnalysisUnavailable(DependencyUnavailable):
+    """The text analysis service refused our key, failed, or cannot be reached."""
+
+    code = "text_analysis_unavailable"
+    default_message = "Text analysis is unavailable right now; retry later."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__("text_analysis", message)

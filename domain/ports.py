@@ -27,10 +27,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from domain.analysis import TextAnalysis
 from domain.board import Project, Task, Visibility
 from domain.events import DomainEvent
 from domain.identity import Principal, Role, User
 from domain.paging import Page, PageRequest
+from domain.weather import CurrentWeather, Forecast, GeoPoint
 
 # --- repositories -------------------------------------------------------------------------
 
@@ -362,3 +364,38 @@ class IdentityProvider(Protocol):
         signature by ``kid`` from the JWKS (cached; fetched again once on an unknown ``kid``),
         algorithm from a pinned list (never ``none`` or HMAC), ``iss``, ``aud`` (and ``azp``),
         ``exp``/``iat`` against ``now``, and ``nonce``."""
+
+
+# --- weather and text analysis (issue 9) ----------------------------------------------------
+
+
+class WeatherProvider(Protocol):
+    """Current weather, the 5-day/3-hour forecast and geocoding (OpenWeatherMap).
+
+    Metric units. A provider that is not configured, refuses our key, cannot be reached, times
+    out, answers 429/5xx past its retries, answers a malformed body, or whose circuit is open
+    raises ``WeatherUnavailable``; a place name that geocodes to nothing raises ``UnknownPlace``.
+    Never a driver error.
+    """
+
+    async def current(self, lat: float, lon: float) -> CurrentWeather: ...
+
+    async def forecast(self, lat: float, lon: float) -> Forecast: ...
+
+    async def geocode(self, place: str) -> GeoPoint:
+        """The best match for a place name (``"Oslo"``, ``"Oslo,NO"``)."""
+
+
+class TextAnalyzer(Protocol):
+    """Sentiment, language and key phrases of texts (Azure AI Language, or local and offline).
+
+    ``analyze`` returns one ``TextAnalysis`` per text, in order; batching within the service's
+    limits is the adapter's business. Every text is 1 to ``TEXT_MAX`` characters. A service that
+    fails, refuses our key or cannot be reached raises ``TextAnalysisUnavailable``.
+    """
+
+    @property
+    def name(self) -> str:
+        """``azure`` or ``local``: what ``TextAnalysis.analyzer`` says."""
+
+    async def analyze(self, texts: Sequence[str]) -> list[TextAnalysis]: ...

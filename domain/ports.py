@@ -29,6 +29,7 @@ from typing import Protocol
 
 from domain.analysis import TextAnalysis
 from domain.board import Project, Task, Visibility
+from domain.content import Collection, Post
 from domain.events import DomainEvent
 from domain.identity import Principal, Role, User
 from domain.paging import Page, PageRequest
@@ -132,6 +133,12 @@ class UnitOfWork(Protocol):
 
     @property
     def tasks(self) -> TaskRepository: ...
+
+    @property
+    def posts(self) -> PostRepository: ...
+
+    @property
+    def collections(self) -> CollectionRepository: ...
 
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
 
@@ -399,3 +406,55 @@ class TextAnalyzer(Protocol):
         """``azure`` or ``local``: what ``TextAnalysis.analyzer`` says."""
 
     async def analyze(self, texts: Sequence[str]) -> list[TextAnalysis]: ...
+
+
+# --- content: posts and collections (issue 9) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostQuery:
+    """Filters for listing posts.
+
+    ``viewer_id`` restricts to the posts that user may see (``domain.content.can_view_post``):
+    posts without a project, and posts whose project is live and public or owned by the viewer.
+    The adapters apply it by joining each post to its project at query time (memory: the same
+    store; MongoDB: ``$lookup`` on ``projects._id``), so a project's visibility lives in ONE
+    place and a project turning personal hides its posts at once, totals included. ``None``
+    means no restriction (an admin). ``ids`` restricts to those post ids (a collection's).
+    """
+
+    viewer_id: str | None
+    project_id: str | None = None
+    author_id: str | None = None
+    ids: frozenset[str] | None = None
+
+
+class PostRepository(Protocol):
+    async def add(self, post: Post) -> None: ...
+
+    async def get(self, post_id: str) -> Post | None:
+        """The live post whoever may see it; the caller applies the visibility rule."""
+
+    async def update(self, post: Post, expected_version: int) -> Post: ...
+
+    async def list(self, query: PostQuery, page: PageRequest) -> Page[Post]: ...
+
+    async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
+        """Soft-delete every live post on the project (bumping versions); returns how many."""
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionQuery:
+    """``owner_id``: only that user's collections; ``None``: every collection (maintenance)."""
+
+    owner_id: str | None
+
+
+class CollectionRepository(Protocol):
+    async def add(self, collection: Collection) -> None: ...
+
+    async def get(self, collection_id: str) -> Collection | None: ...
+
+    async def update(self, collection: Collection, expected_version: int) -> Collection: ...
+
+    async def list(self, query: CollectionQuery, page: PageRequest) -> Page[Collection]: ...

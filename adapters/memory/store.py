@@ -16,9 +16,10 @@ import contextvars
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from domain.board import Project, Task
+from domain.content import Collection, Post
 from domain.errors import Conflict, EmailTaken, NotFound, VersionConflict
 from domain.identity import User
 
@@ -191,7 +192,9 @@ class MemoryStore:
         self.users: Table[User] = Table(self, "users", UniqueKey(_email_of, EmailTaken))
         self.projects: Table[Project] = Table(self, "projects")
         self.tasks: Table[Task] = Table(self, "tasks")
-        self._tables: tuple[Table[User], Table[Project], Table[Task]] = (self.users, self.projects, self.tasks)
+        self.posts: Table[Post] = Table(self, "posts")
+        self.collections: Table[Collection] = Table(self, "collections")
+        self._tables: tuple[Table[Any], ...] = (self.users, self.projects, self.tasks, self.posts, self.collections)
 
     def current_transaction(self) -> _Transaction | None:
         for transaction in _ACTIVE.get():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
+from adapters.memory.content import MemoryCollectionRepository, MemoryPostRepository
 from adapters.memory.repositories import MemoryProjectRepository, MemoryTaskRepository, MemoryUserRepository
 from adapters.memory.store import MemoryStore
 
@@ -24,6 +25,8 @@ class MemoryUnitOfWork:
         self.users = MemoryUserRepository(self.store)
         self.projects = MemoryProjectRepository(self.store)
         self.tasks = MemoryTaskRepository(self.store)
+        self.posts = MemoryPostRepository(self.store)
+        self.collections = MemoryCollectionRepository(self.store)
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         return self.store.transaction()

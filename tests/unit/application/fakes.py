@@ -58,6 +58,8 @@ class WrappedUnitOfWork:
         self.users = _Repository("users", inner.users, self)
         self.projects = _Repository("projects", inner.projects, self)
         self.tasks = _Repository("tasks", inner.tasks, self)
+        self.posts = _Repository("posts", inner.posts, self)
+        self.collections = _Repository("collections", inner.collections, self)
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         return self.inner.transaction()

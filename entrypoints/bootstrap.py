@@ -33,13 +33,24 @@ from adapters.security.tokens import (
     load_private_key_pem,
 )
 from application.accounts import AccountService
+from application.analysis import PostAnalysisScheduler, TextAnalysisService
 from application.caching import CacheInvalidator, ReadCache
 from application.common import Ports
 from application.oidc import OidcLoginService
 from application.projects import ProjectService
 from application.tasks import TaskService
 from application.users import UserAdminService
-from domain.ports import Cache, Clock, IdempotencyStore, PasswordHasher, RefreshTokenStore, UnitOfWork
+from application.weather import WeatherService
+from domain.ports import (
+    Cache,
+    Clock,
+    IdempotencyStore,
+    PasswordHasher,
+    RefreshTokenStore,
+    TextAnalyzer,
+    UnitOfWork,
+    WeatherProvider,
+)
 from entrypoints.cache_metrics import LoggingCacheObserver
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.ws.hub import LiveHub
@@ -72,6 +83,10 @@ class Container:
     rate_limiter: LimitsRateLimiter | None = None
     # issue 7: sign-in with OpenID providers (OIDC_<NAME>_*); no providers configured, an empty one
     oidc: OidcLoginService | None = None
+    # issue 9: weather (OpenWeatherMap, cached) and text analysis (Azure AI Language, else local)
+    weather: WeatherService | None = None
+    analysis: TextAnalysisService | None = None
+    post_analysis: PostAnalysisScheduler | None = None
 
     async def readiness(self) -> dict[str, str]:
         """Each configured dependency's state, each checked with a short timeout, concurrently."""
@@ -187,6 +202,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
         live=live,
     )
     container.oidc = _oidc_login(settings, ports, container.accounts, closers)
+    _weather_and_analysis(settings, container, closers)
     return container
 
 
@@ -284,3 +300,61 @@ async def _live_events(settings: Settings, publisher: InMemoryEventPublisher, cl
     closers.append(hub.stop)
     publisher.subscribe(EventForwarder(hub.publish))
     return hub
+
+
+def _weather_and_analysis(settings: Settings, container: Container, closers: list[Closer]) -> None:
+    """OpenWeatherMap when OPENWEATHER_API_KEY is set (else the weather routes answer 503 naming it:
+    no invented weather); Azure AI Language when its endpoint and key are set, else the local analyzer."""
+    from adapters.language.local import LocalTextAnalyzer
+    from adapters.weather.openweathermap import OpenWeatherMapProvider
+
+    provider: WeatherProvider | None = None
+    if settings.openweather_api_key:
+        owm = OpenWeatherMapProvider(settings.openweather_api_key, base_url=settings.openweather_base_url)
+        closers.append(owm.aclose)
+        provider = owm
+    else:
+        _announce_default("weather", "no weather provider: weather routes answer 503 (set OPENWEATHER_API_KEY)")
+    container.weather = WeatherService(
+        container.ports,
+        provider,
+        container.cache,
+        ttl_seconds=settings.weather_cache_seconds,
+        not_configured="Weather is not configured on this server: set OPENWEATHER_API_KEY.",
+    )
+    analyzer: TextAnalyzer
+    if settings.azure_language_endpoint and settings.azure_language_key:
+        from adapters.language.azure import AzureTextAnalyzer
+
+        azure = AzureTextAnalyzer(settings.azure_language_endpoint, settings.azure_language_key)
+        closers.append(azure.aclose)
+        analyzer = azure
+    else:
+        _announce_default(
+            "text_analysis",
+            "local analyzer (VADER sentiment, simple key phrases; analyzer=local) "
+            "(set AZURE_LANGUAGE_ENDPOINT and AZURE_LANGUAGE_KEY)",
+        )
+        analyzer = LocalTextAnalyzer()
+    container.analysis = TextAnalysisService(analyzer)
+    container.post_analysis = _post_analysis(container, analyzer)
+    if container.post_analysis is not None:
+        container.publisher.subscribe(container.post_analysis)
+        closers.append(container.post_analysis.stop)
+
+
+def _post_analysis(container: Container, analyzer: TextAnalyzer) -> PostAnalysisScheduler | None:
+    """Posts analysed after create/update, stored by the posts use case ``record_analysis``.
+
+    The hook: built once the posts service (with ``record_analysis``) is in the container.
+    """
+    record = getattr(getattr(container, "posts", None), "record_analysis", None)
+    if record is None:
+        return None
+    uow = container.ports.uow
+
+    async def post_text(post_id: str) -> str | None:
+        post = await uow.posts.get(post_id)
+        return None if post is None else f"{post.title}\n\n{post.body}".strip()
+
+    return PostAnalysisScheduler(analyzer, post_text, record)

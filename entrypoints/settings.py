@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 AppEnv = Literal["development", "test", "production"]
 APP_ENVS: tuple[AppEnv, ...] = ("development", "test", "production")
@@ -72,6 +72,12 @@ class Settings:
     rate_limit_default: str = "120/minute"
     rate_limit_auth: str = "10/minute"
     trusted_proxy_header: str | None = None
+    # weather and text analysis (issue 9)
+    openweather_api_key: str | None = field(default=None, repr=False)
+    openweather_base_url: str = "https://api.openweathermap.org"
+    weather_cache_seconds: int = 600
+    azure_language_endpoint: str | None = None
+    azure_language_key: str | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -198,6 +204,27 @@ def _oidc_providers(env: Mapping[str, str], port: int) -> tuple[OidcProviderSett
     return tuple(providers)
 
 
+def _providers(env: Mapping[str, str]) -> dict[str, Any]:
+    """OpenWeatherMap and Azure AI Language (issue 9): an endpoint without its key (or the reverse)
+    is refused, naming the missing variable."""
+    endpoint, key = _optional(env, "AZURE_LANGUAGE_ENDPOINT"), _optional(env, "AZURE_LANGUAGE_KEY")
+    if (endpoint is None) != (key is None):
+        missing = "AZURE_LANGUAGE_KEY" if key is None else "AZURE_LANGUAGE_ENDPOINT"
+        raise SettingsError(f"{missing} must be set too: Azure AI Language needs both its endpoint and its key")
+    if endpoint is not None and not endpoint.startswith(("https://", "http://")):
+        raise SettingsError("AZURE_LANGUAGE_ENDPOINT must be https://<resource>.cognitiveservices.azure.com")
+    base_url = _optional(env, "OPENWEATHER_BASE_URL") or "https://api.openweathermap.org"
+    if not base_url.startswith(("https://", "http://")):
+        raise SettingsError("OPENWEATHER_BASE_URL must be an http(s) URL")
+    return {
+        "openweather_api_key": _optional(env, "OPENWEATHER_API_KEY"),
+        "openweather_base_url": base_url.rstrip("/"),
+        "weather_cache_seconds": _int(env, "WEATHER_CACHE_SECONDS", 600, 1, 24 * 3600),
+        "azure_language_endpoint": endpoint.rstrip("/") if endpoint else None,
+        "azure_language_key": key,
+    }
+
+
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
     env = dict(os.environ if environ is None else environ)
     app_env = env.get("APP_ENV", "development").strip() or "development"
@@ -263,4 +290,5 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         rate_limit_default=_rate(env, "RATE_LIMIT_DEFAULT", "120/minute"),
         rate_limit_auth=_rate(env, "RATE_LIMIT_AUTH", "10/minute"),
         trusted_proxy_header=(_optional(env, "TRUSTED_PROXY_HEADER") or "").lower() or None,
+        **_providers(env),
     )

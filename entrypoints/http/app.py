@@ -13,12 +13,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.http.controllers.analysis import AnalysisController
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.oidc import OidcController
 from entrypoints.http.controllers.projects import ProjectController
 from entrypoints.http.controllers.tasks import TaskController
 from entrypoints.http.controllers.users import UserController
+from entrypoints.http.controllers.weather import ProjectWeatherController, WeatherController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.idempotency import idempotency_middleware
 from entrypoints.http.ratelimit import rate_limit_middleware
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         route_handlers=[AuthController, OidcController, ProjectController, TaskController, UserController],
     )
     api.register(live_events)  # issue 6: websocket /api/v1/ws
+    for issue9 in (WeatherController, ProjectWeatherController, AnalysisController):  # weather, text analysis
+        api.register(issue9)
     cors = cors_config(settings)
     app = Litestar(
         route_handlers=[api, HealthController, openapi_document],

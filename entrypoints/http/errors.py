@@ -28,6 +28,10 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `internal_error` | 500 | a bug; the log has the trace under the same request id |
 | `dependency_unavailable` | 503 | a store or service is down; retry later |
 | `identity_provider_unavailable` | 503 | the OpenID provider cannot be reached; nothing was created |
+| `weather_unavailable` | 503 | no OPENWEATHER_API_KEY, or the provider is down or refused our key |
+| `unknown_place` | 404 | the place name geocodes to nothing |
+| `no_site_location` | 409 | the project has no site location, so it has no weather |
+| `text_analysis_unavailable` | 503 | Azure AI Language failed, refused our key, or cannot be reached |
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class AnalysisController(Controller):
         "characters), answered synchronously and stored nowhere. `analyzer` says which analyser answered: "
         "`azure` when AZURE_LANGUAGE_ENDPOINT/KEY are set, else `local`. 503 `text_analysis_unavailable` when "
         "Azure fails after its retries.",
-        responses=error_responses(400, 401, 415, 422, 429, 503),
+        responses=error_responses(400, 401, 422, 429, 503),
     )
     async def analyse_text(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[TextIn]

@@ -33,7 +33,7 @@ lint: sync
     uv run --frozen mypy
     uv run --frozen lint-imports
 
-# install what the tests start: redis-server (apt) and the MongoDB-wire test server (own venv)
+# install what the tests start: redis-server (apt), the MongoDB-wire test server (own venv), Azurite (npm)
 test-deps:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -47,6 +47,11 @@ test-deps:
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     fi
     bash tools/mongo/install.sh
+    # Azurite (the Azure Storage emulator) for the BlobStore contract tests: pinned, skipped when present
+    if [ ! -x tools/azurite/node_modules/.bin/azurite-blob ]; then
+        command -v npm >/dev/null 2>&1 || { echo "test-deps: please install Node.js and npm (for Azurite)" >&2; exit 1; }
+        npm ci --prefix tools/azurite --no-audit --no-fund --silent
+    fi
 
 # validate Dockerfile, compose.yml, workflows, Prometheus rules and dashboards offline
 validate-deploy: sync

@@ -20,7 +20,7 @@ Repository contract (all repositories):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +31,7 @@ from domain.analysis import TextAnalysis
 from domain.board import Project, Task, Visibility
 from domain.content import Collection, Post
 from domain.events import DomainEvent
+from domain.files import StoredFile
 from domain.identity import Principal, Role, User
 from domain.paging import Page, PageRequest
 from domain.weather import CurrentWeather, Forecast, GeoPoint
@@ -458,3 +459,68 @@ class CollectionRepository(Protocol):
     async def update(self, collection: Collection, expected_version: int) -> Collection: ...
 
     async def list(self, query: CollectionQuery, page: PageRequest) -> Page[Collection]: ...
+
+
+# --- files (issue 8) ------------------------------------------------------------------------
+
+
+class FileRepository(Protocol):
+    """Stored-file records (``domain.files.StoredFile``); the repository contract above applies."""
+
+    async def add(self, stored: StoredFile) -> None: ...
+
+    async def get(self, file_id: str) -> StoredFile | None: ...
+
+    async def update(self, stored: StoredFile, expected_version: int) -> StoredFile: ...
+
+    async def list_stale_uploads(self, started_before: datetime) -> list[StoredFile]:
+        """Live records still ``uploading`` that were created before ``started_before``."""
+
+
+class BlobTooLarge(Exception):  # noqa: N818 - a port-level signal, not a domain error
+    """``BlobStore.put`` received more than ``max_bytes``; nothing was kept."""
+
+
+class BlobStore(Protocol):
+    """Opaque bytes under keys such as ``owner/project/file-id`` (Azure Blob Storage, local disk).
+
+    - ``put`` streams ``chunks`` into ``key`` and returns the size. More than ``max_bytes``
+      raises ``BlobTooLarge``; that, or any exception from ``chunks``, leaves nothing stored
+      under ``key`` (a previous blob under it is kept). A reader never sees a partial blob.
+    - ``read`` returns the bytes ``[offset, offset + length)`` (to the end when ``length`` is
+      None) as chunks; ``NotFound`` for a missing key, raised by the call, before any chunk.
+    - ``delete`` removes the blob and any staged blocks; a missing key is not an error.
+    - Chunked uploads: ``stage_block`` keeps block ``number`` (>= 1, a retry replaces it);
+      ``staged_blocks`` maps each staged block number to its size; ``commit_blocks`` joins the
+      named blocks in that order into the blob (returns its size) and drops the staged ones.
+      ``NotFound`` if a named block is not staged.
+    - ``read_url``: a short-lived, read-only URL for the blob where the store supports one
+      (Azure SAS), else None.
+    - A store that cannot be reached raises ``DependencyUnavailable``.
+    """
+
+    async def put(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int) -> int: ...
+
+    async def read(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]: ...
+
+    async def size(self, key: str) -> int | None:
+        """The blob's size, or None when there is no blob under ``key``."""
+
+    async def delete(self, key: str) -> None: ...
+
+    async def stage_block(self, key: str, number: int, data: bytes) -> None: ...
+
+    async def staged_blocks(self, key: str) -> dict[int, int]: ...
+
+    async def commit_blocks(self, key: str, numbers: Sequence[int]) -> int: ...
+
+    async def read_url(
+        self, key: str, *, expires_in_seconds: int, filename: str, content_type: str
+    ) -> str | None: ...
+
+    async def ping(self) -> None: ...
+
+
+class ContentSniffer(Protocol):
+    def sniff(self, head: bytes) -> str | None:
+        """The media type the leading bytes show (magic numbers), or None when unknown."""

@@ -325,3 +325,8 @@ class TaskDocument(_TrellisDocument):
 
 
 ALL_DOCUMENTS: tuple[type[_TrellisDocument], ...] = (UserDocument, ProjectDocument, TaskDocument)
+
+# issue 8: the files collection (its module imports this one, hence the late import)
+from adapters.mongo.files import FileDocument  # noqa: E402
+
+ALL_DOCUMENTS = (*ALL_DOCUMENTS, FileDocument)

@@ -1,0 +1,1 @@
+"""Azure adapters: Blob Storage (``azure-storage-blob[aio]``)."""

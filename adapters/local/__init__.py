@@ -1,0 +1,1 @@
+"""Local adapters: files on local disk (the embedded default BlobStore) and content sniffing."""

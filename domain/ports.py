@@ -25,7 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.analysis import TextAnalysis
 from domain.board import Project, Task, Visibility
@@ -33,6 +33,7 @@ from domain.content import Collection, Post
 from domain.events import DomainEvent
 from domain.files import StoredFile
 from domain.identity import Principal, Role, User
+from domain.jobs import Job, JobState
 from domain.paging import Page, PageRequest
 from domain.weather import CurrentWeather, Forecast, GeoPoint
 
@@ -79,6 +80,9 @@ class ProjectRepository(Protocol):
 
     async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]: ...
 
+    async def purge_deleted(self, deleted_before: datetime) -> tuple[str, ...]:
+        """Remove for good every project soft-deleted before ``deleted_before``; their ids."""
+
 
 @dataclass(frozen=True, slots=True)
 class TaskQuery:
@@ -106,6 +110,9 @@ class TaskRepository(Protocol):
         (one aggregation on MongoDB, never one query per project). Every requested id is a key;
         a project without live tasks gets ``ProjectStats()``. Whether the projects themselves
         exist or are visible is the caller's business."""
+
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        """Remove for good every task soft-deleted before ``deleted_before``; how many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +414,72 @@ class TextAnalyzer(Protocol):
         """``azure`` or ``local``: what ``TextAnalysis.analyzer`` says."""
 
     async def analyze(self, texts: Sequence[str]) -> list[TextAnalysis]: ...
+
+
+# --- background jobs (issue 10) -----------------------------------------------------------
+
+
+class JobProgress(Protocol):
+    async def __call__(self, percent: float) -> None:
+        """Record the running job's progress (0–100; clamped)."""
+
+
+class JobHandler(Protocol):
+    async def __call__(self, job: Job, progress: JobProgress) -> dict[str, Any]:
+        """Do the work of ``job`` and return its result (JSON-able). ``JobFailed`` fails the job
+        at once (no retry); any other exception fails the attempt (retried with backoff)."""
+
+
+class JobQueue(Protocol):
+    """Jobs handed to workers, and their status (``domain.jobs.Job``).
+
+    - ``enqueue`` stores the job as ``queued`` and returns it; a worker runs it: ``running``,
+      then ``succeeded`` (with ``result``, progress 100) or, when an attempt raises, ``queued``
+      again after an exponential backoff until ``max_attempts`` are spent, then ``failed``
+      (a dead letter) with every attempt's error in ``errors``. ``JobFailed`` fails at once.
+    - An attempt longer than the queue's per-job timeout fails with a timeout error.
+    - ``stop_worker(grace)`` lets the running jobs finish for ``grace`` seconds, then cancels
+      them and puts them back in the queue (``queued``) for the next worker.
+    - ``list`` pages jobs by state, newest first; ``retry`` puts a ``failed`` job back (attempts
+      reset); ``NotFound`` for an unknown id, ``Conflict`` for a job that has not failed.
+    - A store that cannot be reached raises ``DependencyUnavailable``.
+    """
+
+    def register(self, kind: str, handler: JobHandler) -> None: ...
+
+    async def enqueue(self, kind: str, payload: Mapping[str, Any], owner_id: str | None) -> Job: ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def list(self, state: JobState | None, page: PageRequest) -> Page[Job]: ...
+
+    async def retry(self, job_id: str) -> Job: ...
+
+    async def start_worker(self, concurrency: int = 2) -> None: ...
+
+    async def stop_worker(self, grace_seconds: float = 10.0) -> None: ...
+
+
+class ScheduleStore(Protocol):
+    """What scheduled runs share across scheduler processes: a lock per job and its last run.
+
+    ``acquire`` is atomic: of several schedulers exactly one gets a token until it releases it
+    or ``ttl_seconds`` pass (a crashed scheduler never blocks a job for longer).
+    """
+
+    async def acquire(self, name: str, ttl_seconds: float) -> str | None: ...
+
+    async def release(self, name: str, token: str) -> None: ...
+
+    async def last_run(self, name: str) -> datetime | None: ...
+
+    async def mark_run(self, name: str, at: datetime) -> int:
+        """Record a finished run; returns how many runs of ``name`` were recorded so far."""
+
+
+class Notifier(Protocol):
+    async def notify(self, user_id: str, subject: str, body: str) -> None:
+        """Deliver a message to a user (log, websocket, e-mail …); must not raise for delivery failures."""
 
 
 # --- content: posts and collections (issue 9) ---------------------------------------------

@@ -62,6 +62,9 @@ class MemoryProjectRepository:
     async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]:
         return _select((p for p in self._table.live() if _project_matches(p, query)), page, PROJECT_SORT_FIELDS)
 
+    async def purge_deleted(self, deleted_before: datetime) -> tuple[str, ...]:
+        return tuple(self._table.purge(lambda p: p.deleted_at is not None and p.deleted_at < deleted_before))
+
 
 class MemoryTaskRepository:
     def __init__(self, store: MemoryStore) -> None:
@@ -114,6 +117,9 @@ class MemoryTaskRepository:
             project_id: ProjectStats(task_count=total, completed=done, by_tag=tags[project_id])
             for project_id, (total, done) in counts.items()
         }
+
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        return len(self._table.purge(lambda t: t.deleted_at is not None and t.deleted_at < deleted_before))
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -133,6 +133,13 @@ class Table(Generic[R]):
         else:
             staged[record.id] = _Staged(record, expected_version)
 
+    def purge(self, doomed: Callable[[R], bool]) -> list[str]:
+        """Remove committed records for good (maintenance; not part of a transaction)."""
+        ids = [record_id for record_id, record in self._committed.items() if doomed(record)]
+        for record_id in ids:
+            del self._committed[record_id]
+        return ids
+
     def _check_unique(self, record: R) -> None:
         if self._unique is None or record.deleted_at is not None:
             return

@@ -159,6 +159,14 @@ class MongoProjectRepository(_MongoRepository[Project, ProjectDocument]):
     async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]:
         return await self._page(project_filter(query), page)
 
+    async def purge_deleted(self, deleted_before: datetime) -> tuple[str, ...]:
+        doomed = {"deleted_at": {"$ne": None, "$lt": _aware(deleted_before)}}
+        with translated():
+            ids = [str(raw["_id"]) for raw in await self._collection.find(doomed, {"_id": 1}).to_list()]
+            if ids:
+                await self._collection.delete_many({"_id": {"$in": ids}, **doomed})
+        return tuple(ids)
+
 
 def project_filter(query: ProjectQuery) -> Filter:
     conditions: Filter = {}
@@ -244,6 +252,15 @@ class MongoTaskRepository(_MongoRepository[Task, TaskDocument]):
                 task_count=int(row["task_count"]), completed=int(row["completed"]), by_tag=by_tag
             )
         return stats
+
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        with translated():
+            result = await self._collection.delete_many({"deleted_at": {"$ne": None, "$lt": _aware(deleted_before)}})
+        return result.deleted_count
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def task_filter(query: TaskQuery) -> Filter:

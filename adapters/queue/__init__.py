@@ -1,0 +1,1 @@
+"""The Redis-backed job queue (SAQ) and the scheduler's Redis lock store."""

@@ -9,22 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import structlog
-from prometheus_client import Counter
 
 from application.caching import CacheResult
+from entrypoints.observability.metrics import CACHE_EVENTS, CACHE_INVALIDATION_FAILURES
 
 log = structlog.get_logger("trellis.cache")
-
-CACHE_EVENTS = Counter(
-    "trellis_cache_events_total",
-    "Read-cache lookups by result: hit (served from the cache), miss (loaded and stored), "
-    "bypass (the cache failed; loaded from the database).",
-    ["result"],
-)
-CACHE_INVALIDATION_FAILURES = Counter(
-    "trellis_cache_invalidation_failures_total",
-    "Committed writes whose cache generations could not be bumped (stale reads possible until the TTL).",
-)
 
 
 class LoggingCacheObserver:

@@ -11,6 +11,7 @@ from litestar.di import Provide
 
 from domain.errors import InvalidToken, Unauthenticated
 from domain.identity import Principal
+from entrypoints.observability.middleware import bind_user
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Container
@@ -36,11 +37,13 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     credentials = credentials.strip()
     if scheme.lower() == "basic":
         email, password = _basic_credentials(credentials)
-        user = await container_of(request).accounts.check_password(email, password)
-        return user.principal
-    if scheme.lower() != "bearer" or not credentials:
+        principal = (await container_of(request).accounts.check_password(email, password)).principal
+    elif scheme.lower() == "bearer" and credentials:
+        principal = await container_of(request).accounts.authenticate(credentials)
+    else:
         raise InvalidToken("Unsupported authorization; send Authorization: Bearer <access token>.")
-    return await container_of(request).accounts.authenticate(credentials)
+    bind_user(request.scope, principal.user_id)  # the access log line names the caller
+    return principal
 
 
 def _basic_credentials(credentials: str) -> tuple[str, str]:

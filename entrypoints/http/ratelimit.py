@@ -34,19 +34,16 @@ from litestar.enums import ScopeType
 from litestar.exceptions import TooManyRequestsException
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import Counter
 
 from domain.errors import DependencyUnavailable
 from domain.ports import RateDecision
+from entrypoints.observability.metrics import RATE_LIMIT_BYPASS, RATE_LIMITED
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Container
 
 log = structlog.get_logger("trellis.ratelimit")
 
-RATE_LIMIT_BYPASS = Counter(
-    "trellis_rate_limit_bypass_total", "Requests let through unlimited because the rate-limit store was down."
-)
 
 AUTH_PATHS = frozenset({"/api/v1/auth/login", "/api/v1/auth/signup", "/api/v1/auth/refresh"})
 LIMITED_PREFIX = "/api/"
@@ -110,6 +107,7 @@ class RateLimitMiddleware:
             return
         headers = rate_limit_headers(decision)
         if not decision.allowed:
+            RATE_LIMITED.inc()
             raise TooManyRequestsException(
                 "Too many requests; retry after the number of seconds in Retry-After.",
                 headers={**headers, "Retry-After": str(max(1, decision.reset_after))},

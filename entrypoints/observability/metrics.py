@@ -33,18 +33,9 @@ _MEDIA_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
 
 
 def _metric(kind: type[M], name: str, documentation: str, labels: tuple[str, ...] = (), **options: Any) -> M:
-    """Register ``name`` once; a module that registered it already (same type) gets that one back.
-
-    prometheus_client refuses a second registration of a name. Every metric belongs here, but
-    until each feature imports from this module, sharing an existing one keeps both importable.
-    """
-    try:
-        return kind(name, documentation, labels, **options)
-    except ValueError:
-        existing = REGISTRY._names_to_collectors.get(name.removesuffix("_total"))
-        if not isinstance(existing, kind):
-            raise
-        return existing
+    """Every metric of the service is defined in this module, once (prometheus_client refuses a
+    second registration of a name, so a feature imports its metric from here)."""
+    return kind(name, documentation, labels, **options)
 
 
 # Buckets around the 500 ms p95 objective: fine below it, coarse above.
@@ -84,6 +75,11 @@ RATE_LIMITED = _metric(
     Counter,
     "trellis_rate_limited_total",
     "Requests refused with 429 by the rate limiter.",
+)
+RATE_LIMIT_BYPASS = _metric(
+    Counter,
+    "trellis_rate_limit_bypass_total",
+    "Requests let through unlimited because the rate-limit store was down.",
 )
 WEBSOCKET_CONNECTIONS = _metric(
     Gauge,

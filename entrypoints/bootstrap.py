@@ -308,9 +308,12 @@ def _weather_and_analysis(settings: Settings, container: Container, closers: lis
     from adapters.language.local import LocalTextAnalyzer
     from adapters.weather.openweathermap import OpenWeatherMapProvider
 
+    backoff = settings.provider_retry_backoff_ms / 1000
     provider: WeatherProvider | None = None
     if settings.openweather_api_key:
-        owm = OpenWeatherMapProvider(settings.openweather_api_key, base_url=settings.openweather_base_url)
+        owm = OpenWeatherMapProvider(
+            settings.openweather_api_key, base_url=settings.openweather_base_url, backoff=backoff
+        )
         closers.append(owm.aclose)
         provider = owm
     else:
@@ -326,7 +329,7 @@ def _weather_and_analysis(settings: Settings, container: Container, closers: lis
     if settings.azure_language_endpoint and settings.azure_language_key:
         from adapters.language.azure import AzureTextAnalyzer
 
-        azure = AzureTextAnalyzer(settings.azure_language_endpoint, settings.azure_language_key)
+        azure = AzureTextAnalyzer(settings.azure_language_endpoint, settings.azure_language_key, backoff=backoff)
         closers.append(azure.aclose)
         analyzer = azure
     else:

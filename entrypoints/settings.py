@@ -78,6 +78,7 @@ class Settings:
     weather_cache_seconds: int = 600
     azure_language_endpoint: str | None = None
     azure_language_key: str | None = field(default=None, repr=False)
+    provider_retry_backoff_ms: int = 500  # first retry delay of the weather and Azure adapters (doubles)
 
     @property
     def production(self) -> bool:
@@ -222,6 +223,7 @@ def _providers(env: Mapping[str, str]) -> dict[str, Any]:
         "weather_cache_seconds": _int(env, "WEATHER_CACHE_SECONDS", 600, 1, 24 * 3600),
         "azure_language_endpoint": endpoint.rstrip("/") if endpoint else None,
         "azure_language_key": key,
+        "provider_retry_backoff_ms": _int(env, "PROVIDER_RETRY_BACKOFF_MS", 500, 0, 60_000),
     }
 
 

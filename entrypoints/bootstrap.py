@@ -299,7 +299,44 @@ async def _live_events(settings: Settings, publisher: InMemoryEventPublisher, cl
     await hub.start()
     closers.append(hub.stop)
     publisher.subscribe(EventForwarder(hub.publish))
+    hub.analytics = _analytics_pipeline(settings, publisher, hub, closers)
     return hub
+
+
+def _analytics_pipeline(
+    settings: Settings, publisher: InMemoryEventPublisher, hub: LiveHub, closers: list[Closer]
+) -> object:
+    """Events -> a Redis stream read by consumer group ``analytics`` (in-process queue when embedded)."""
+    from application.analytics import AnalyticsProcessor
+    from entrypoints.ws.analytics import (
+        AnalyticsConsumer,
+        AnalyticsFeed,
+        MemoryCounterStore,
+        MemoryEventLog,
+        RedisCounterStore,
+        RedisEventLog,
+    )
+
+    def connections() -> int:
+        return hub.connections
+
+    if settings.redis_url:
+        from adapters.redis.client import create_client
+
+        client = create_client(settings.redis_url)
+        closers.append(client.aclose)
+        log_r, store_r = RedisEventLog(client), RedisCounterStore(client, connections=connections)
+        consumer = AnalyticsConsumer(log_r, AnalyticsProcessor(store_r), store_r, hub.publish, block_ms=250)
+        feed = AnalyticsFeed(log_r)
+    else:
+        _announce_default("analytics", "in-process analytics queue and counters (set REDIS_URL)")
+        log_m, store_m = MemoryEventLog(), MemoryCounterStore(connections=connections)
+        consumer = AnalyticsConsumer(log_m, AnalyticsProcessor(store_m), store_m, hub.publish)
+        feed = AnalyticsFeed(log_m)
+    publisher.subscribe(feed)
+    consumer.start()
+    closers.append(consumer.stop)
+    return consumer
 
 
 def _weather_and_analysis(settings: Settings, container: Container, closers: list[Closer]) -> None:
@@ -361,3 +398,66 @@ def _post_analysis(container: Container, analyzer: TextAnalyzer) -> PostAnalysis
         return None if post is None else f"{post.title}\n\n{post.body}".strip()
 
     return PostAnalysisScheduler(analyzer, post_text, record)
+
+
+@dataclass(slots=True)
+class JobsWiring:
+    """Issue 10: the job queue and what runs on it or on the scheduler."""
+
+    queue: JobQueue
+    service: JobService
+    maintenance: MaintenanceService
+    schedule: ScheduleStore
+    notifier: Notifier
+    embedded_worker: bool
+    transfer: TransferService
+
+
+async def _jobs(settings: Settings, ports: Ports, closers: list[Closer]) -> JobsWiring:
+    """SAQ on Redis (run ``trellis worker``) when JOB_QUEUE=redis, else the in-process queue whose
+    worker runs inside this process."""
+    from adapters.memory.jobs import LogNotifier, MemoryJobQueue, MemoryScheduleStore
+
+    queue: JobQueue
+    schedule: ScheduleStore
+    attempts, backoff, timeout = settings.job_max_attempts, settings.job_backoff_seconds, settings.job_timeout_seconds
+    if settings.job_queue == "redis" and settings.redis_url:
+        from adapters.queue.saq_jobs import SaqJobQueue, create_queue_client
+        from adapters.queue.schedule import RedisScheduleStore
+
+        client = create_queue_client(settings.redis_url)
+        saq = SaqJobQueue(
+            client,
+            max_attempts=attempts,
+            backoff_seconds=backoff,
+            timeout_seconds=timeout,
+            install_signal_handlers=False,
+        )
+        closers.append(saq.close)
+        queue, schedule, embedded = saq, RedisScheduleStore(client), False
+    else:
+        _announce_default("jobs", "in-process job queue; queued jobs are lost on restart (set REDIS_URL)")
+        memory = MemoryJobQueue(max_attempts=attempts, backoff_seconds=backoff, timeout_seconds=timeout)
+        queue, schedule, embedded = memory, MemoryScheduleStore(), True
+    notifier = LogNotifier()
+    wiring = JobsWiring(
+        queue=queue,
+        service=JobService(queue),
+        maintenance=MaintenanceService(ports, notifier, settings.retention_days),
+        schedule=schedule,
+        notifier=notifier,
+        embedded_worker=embedded,
+        transfer=TransferService(ports, queue),
+    )
+    from application.transfer import IMPORT_JOB
+    from entrypoints.worker import import_handler
+
+    queue.register(IMPORT_JOB, import_handler(wiring.transfer))
+    if embedded:
+        await queue.start_worker(settings.worker_concurrency)
+
+        async def stop_embedded() -> None:
+            await queue.stop_worker(float(settings.worker_shutdown_grace_seconds))
+
+        closers.append(stop_embedded)
+    return wiring

@@ -28,6 +28,7 @@ from entrypoints.http.request import StrictRequest, add_request_id_header
 from entrypoints.http.security_headers import HashedSwaggerRenderPlugin, security_headers_hook
 from entrypoints.observability.middleware import instrument
 from entrypoints.settings import Settings, load_settings
+from entrypoints.ws.analytics import analytics_counters
 from entrypoints.ws.handler import live_events
 
 API_VERSION = "1.0.0"
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         route_handlers=[AuthController, OidcController, ProjectController, TaskController, UserController],
     )
     api.register(live_events)  # issue 6: websocket /api/v1/ws
+    api.register(analytics_counters)  # issue 6: GET /api/v1/analytics
     for issue9 in (WeatherController, ProjectWeatherController, AnalysisController):  # weather, text analysis
         api.register(issue9)
     cors = cors_config(settings)

@@ -31,6 +31,7 @@ from application.live import PROJECT_PREFIX, LiveAccess
 from domain.errors import DomainError
 from domain.events import PROJECT_DELETED, PROJECT_UPDATED
 from domain.identity import Principal
+from entrypoints.observability.metrics import WEBSOCKET_CONNECTIONS
 from entrypoints.ws.hub import LiveHub, WatchedSubscriber
 
 if TYPE_CHECKING:
@@ -262,6 +263,7 @@ class Connection:
 
     async def run(self) -> None:
         self.hub.connections += 1
+        WEBSOCKET_CONNECTIONS.inc()
         tasks = [
             asyncio.ensure_future(self._receiver()),
             asyncio.ensure_future(self._sender()),
@@ -283,6 +285,7 @@ class Connection:
             for pending in list(self._background):
                 pending.cancel()
             self.hub.connections -= 1
+            WEBSOCKET_CONNECTIONS.dec()
             if self.close_code is not None:
                 code, reason = self.close_code
                 with contextlib.suppress(Exception):

@@ -50,6 +50,8 @@ class LiveHub:
     backend: SequencedBackend
     limits: LiveLimits = field(default_factory=LiveLimits)
     connections: int = 0
+    #: the analytics consumer of this process (``entrypoints.ws.analytics.AnalyticsConsumer``)
+    analytics: Any = None
 
     @classmethod
     def create(cls, backend: ChannelsBackend, limits: LiveLimits | None = None) -> LiveHub:

@@ -97,9 +97,9 @@ class FakeProviders:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, LOOPBACK, 0, shutdown_timeout=0.1)
+        site = web.TCPSite(self._runner, LOOPBACK, 0)
         await site.start()
         server = site._server
         assert server is not None

@@ -333,7 +333,8 @@ async def authenticate(socket: Socket, container: Container) -> Principal | None
     limits = container.live.limits if container.live is not None else None
     timeout = limits.auth_timeout_seconds if limits is not None else 5.0
     try:
-        raw = await asyncio.wait_for(socket.receive_text(), timeout)
+        async with asyncio.timeout(timeout):  # unlike 3.11's wait_for, never swallows a cancel
+            raw = await socket.receive_text()
     except TimeoutError:
         await socket.close(CLOSE_UNAUTHENTICATED, "authentication timed out")
         return None

@@ -36,17 +36,23 @@ from application.accounts import AccountService
 from application.analysis import PostAnalysisScheduler, TextAnalysisService
 from application.caching import CacheInvalidator, ReadCache
 from application.common import Ports
+from application.jobs import JobService
+from application.maintenance import MaintenanceService
 from application.oidc import OidcLoginService
 from application.projects import ProjectService
 from application.tasks import TaskService
+from application.transfer import TransferService
 from application.users import UserAdminService
 from application.weather import WeatherService
 from domain.ports import (
     Cache,
     Clock,
     IdempotencyStore,
+    JobQueue,
+    Notifier,
     PasswordHasher,
     RefreshTokenStore,
+    ScheduleStore,
     TextAnalyzer,
     UnitOfWork,
     WeatherProvider,
@@ -87,6 +93,8 @@ class Container:
     weather: WeatherService | None = None
     analysis: TextAnalysisService | None = None
     post_analysis: PostAnalysisScheduler | None = None
+    # issue 10: background jobs (SAQ on Redis, else in-process), schedules, import/export
+    jobs: JobsWiring | None = None
 
     async def readiness(self) -> dict[str, str]:
         """Each configured dependency's state, each checked with a short timeout, concurrently."""
@@ -203,6 +211,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
     container.oidc = _oidc_login(settings, ports, container.accounts, closers)
     _weather_and_analysis(settings, container, closers)
+    container.jobs = await _jobs(settings, ports, closers)
     return container
 
 
@@ -398,3 +407,65 @@ def _post_analysis(container: Container, analyzer: TextAnalyzer) -> PostAnalysis
         return None if post is None else f"{post.title}\n\n{post.body}".strip()
 
     return PostAnalysisScheduler(analyzer, post_text, record)
+
+@dataclass(slots=True)
+class JobsWiring:
+    """Issue 10: the job queue and what runs on it or on the scheduler."""
+
+    queue: JobQueue
+    service: JobService
+    maintenance: MaintenanceService
+    schedule: ScheduleStore
+    notifier: Notifier
+    embedded_worker: bool
+    transfer: TransferService
+
+
+async def _jobs(settings: Settings, ports: Ports, closers: list[Closer]) -> JobsWiring:
+    """SAQ on Redis (run ``trellis worker``) when JOB_QUEUE=redis, else the in-process queue whose
+    worker runs inside this process."""
+    from adapters.memory.jobs import LogNotifier, MemoryJobQueue, MemoryScheduleStore
+
+    queue: JobQueue
+    schedule: ScheduleStore
+    attempts, backoff, timeout = settings.job_max_attempts, settings.job_backoff_seconds, settings.job_timeout_seconds
+    if settings.job_queue == "redis" and settings.redis_url:
+        from adapters.queue.saq_jobs import SaqJobQueue, create_queue_client
+        from adapters.queue.schedule import RedisScheduleStore
+
+        client = create_queue_client(settings.redis_url)
+        saq = SaqJobQueue(
+            client,
+            max_attempts=attempts,
+            backoff_seconds=backoff,
+            timeout_seconds=timeout,
+            install_signal_handlers=False,
+        )
+        closers.append(saq.close)
+        queue, schedule, embedded = saq, RedisScheduleStore(client), False
+    else:
+        _announce_default("jobs", "in-process job queue; queued jobs are lost on restart (set REDIS_URL)")
+        memory = MemoryJobQueue(max_attempts=attempts, backoff_seconds=backoff, timeout_seconds=timeout)
+        queue, schedule, embedded = memory, MemoryScheduleStore(), True
+    notifier = LogNotifier()
+    wiring = JobsWiring(
+        queue=queue,
+        service=JobService(queue),
+        maintenance=MaintenanceService(ports, notifier, settings.retention_days),
+        schedule=schedule,
+        notifier=notifier,
+        embedded_worker=embedded,
+        transfer=TransferService(ports, queue),
+    )
+    from application.transfer import IMPORT_JOB
+    from entrypoints.worker import import_handler
+
+    queue.register(IMPORT_JOB, import_handler(wiring.transfer))
+    if embedded:
+        await queue.start_worker(settings.worker_concurrency)
+
+        async def stop_embedded() -> None:
+            await queue.stop_worker(float(settings.worker_shutdown_grace_seconds))
+
+        closers.append(stop_embedded)
+    return wiring

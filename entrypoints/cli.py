@@ -55,12 +55,33 @@ def seed(settings: Settings, force: bool) -> int:
     return asyncio.run(run_seed(settings, force=force))
 
 
+def _jobs_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue 10: ``worker``, ``scheduler`` and ``import`` (entrypoints/worker.py, entrypoints/transfer_cli.py)."""
+    from entrypoints.worker import run_scheduler, run_worker
+
+    if args.command == "worker":
+        return asyncio.run(run_worker(settings, with_scheduler=args.with_scheduler))
+    if args.command == "scheduler":
+        return asyncio.run(run_scheduler(settings))
+    from entrypoints.worker import run_import_command
+
+    return asyncio.run(run_import_command(settings, args.file, args.project, args.mode, args.as_user))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trellis", description="Trellis project-board backend")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP API (HOST/PORT, default 127.0.0.1:8000)")
     seed_parser = commands.add_parser("seed", help="create demo users, projects and tasks (idempotent)")
     seed_parser.add_argument("--force", action="store_true", help="allow APP_ENV=production (initial admin only)")
+    worker_parser = commands.add_parser("worker", help="run queued jobs (SAQ on Redis) until SIGTERM")
+    worker_parser.add_argument("--with-scheduler", action="store_true", help="run the scheduled jobs here too")
+    commands.add_parser("scheduler", help="run the scheduled jobs (purge, progress repair, overdue digest)")
+    import_parser = commands.add_parser("import", help="import tasks from a CSV, JSON or XML file into a project")
+    import_parser.add_argument("file", help="the file (.csv, .json or .xml)")
+    import_parser.add_argument("--project", required=True, help="the project id")
+    import_parser.add_argument("--mode", choices=["atomic", "partial"], default="atomic")
+    import_parser.add_argument("--as-user", dest="as_user", help="e-mail of the importing user (default: an admin)")
     args = parser.parse_args(argv)
 
     try:
@@ -78,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings)
+        if args.command in ("worker", "scheduler", "import"):
+            return _jobs_command(settings, args)
         return seed(settings, args.force)
     except SettingsError as exc:
         print(f"trellis: configuration error: {exc}", file=sys.stderr)  # noqa: T201

@@ -78,6 +78,19 @@ class Settings:
     weather_cache_seconds: int = 600
     azure_language_endpoint: str | None = None
     azure_language_key: str | None = field(default=None, repr=False)
+    # background and scheduled jobs, import/export (issue 10)
+    job_queue: Literal["memory", "redis"] = "memory"
+    job_max_attempts: int = 3
+    job_backoff_seconds: float = 2.0
+    job_timeout_seconds: int = 600
+    worker_concurrency: int = 4
+    worker_shutdown_grace_seconds: int = 25
+    retention_days: int = 30
+    import_max_bytes: int = 20 * 1024 * 1024
+    import_spool_dir: str = "./var/imports"
+    schedule_purge_seconds: int = 24 * 3600
+    schedule_progress_seconds: int = 3600
+    schedule_digest_seconds: int = 24 * 3600
     provider_retry_backoff_ms: int = 500  # first retry delay of the weather and Azure adapters (doubles)
 
     @property
@@ -293,4 +306,27 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         rate_limit_auth=_rate(env, "RATE_LIMIT_AUTH", "10/minute"),
         trusted_proxy_header=(_optional(env, "TRUSTED_PROXY_HEADER") or "").lower() or None,
         **_providers(env),
+        **_jobs(env),
     )
+
+def _jobs(env: Mapping[str, str]) -> dict[str, Any]:
+    """Issue 10: JOB_QUEUE (memory|redis; redis when REDIS_URL is set), retries, retention, imports, schedules."""
+    queue = (_optional(env, "JOB_QUEUE") or ("redis" if _optional(env, "REDIS_URL") else "memory")).lower()
+    if queue not in ("memory", "redis"):
+        raise SettingsError(f"JOB_QUEUE must be memory or redis, got {queue!r}")
+    if queue == "redis" and not _optional(env, "REDIS_URL"):
+        raise SettingsError("JOB_QUEUE=redis needs REDIS_URL")
+    return {
+        "job_queue": queue,
+        "job_max_attempts": _int(env, "JOB_MAX_ATTEMPTS", 3, 1, 20),
+        "job_backoff_seconds": _int(env, "JOB_BACKOFF_MS", 2000, 0, 600_000) / 1000,
+        "job_timeout_seconds": _int(env, "JOB_TIMEOUT_SECONDS", 600, 1, 24 * 3600),
+        "worker_concurrency": _int(env, "WORKER_CONCURRENCY", 4, 1, 256),
+        "worker_shutdown_grace_seconds": _int(env, "WORKER_SHUTDOWN_GRACE_SECONDS", 25, 0, 3600),
+        "retention_days": _int(env, "RETENTION_DAYS", 30, 1, 3650),
+        "import_max_bytes": _int(env, "IMPORT_MAX_BYTES", 20 * 1024 * 1024, 1, 1024**3),
+        "import_spool_dir": _optional(env, "IMPORT_SPOOL_DIR") or "./var/imports",
+        "schedule_purge_seconds": _int(env, "SCHEDULE_PURGE_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
+        "schedule_progress_seconds": _int(env, "SCHEDULE_PROGRESS_SECONDS", 3600, 1, 30 * 24 * 3600),
+        "schedule_digest_seconds": _int(env, "SCHEDULE_DIGEST_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
+    }

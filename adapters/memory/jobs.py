@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import logging
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.errors import Conflict, NotFound
@@ -30,6 +31,8 @@ from domain.jobs import (
 )
 from domain.paging import Page, PageRequest
 from domain.ports import JobHandler
+
+logger = logging.getLogger("trellis.notify")
 
 
 def _now() -> datetime:
@@ -191,3 +194,47 @@ class MemoryJobQueue:
     async def _requeue_later(self, job_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
         self._queue().put_nowait(job_id)
+
+
+class MemoryScheduleStore:
+    """``ScheduleStore`` for one process: locks and last runs in memory (lost on restart)."""
+
+    def __init__(self, clock: Callable[[], datetime] = _now) -> None:
+        self._clock = clock
+        self._locks: dict[str, tuple[str, datetime]] = {}
+        self._last: dict[str, datetime] = {}
+        self._runs: dict[str, int] = {}
+
+    async def acquire(self, name: str, ttl_seconds: float) -> str | None:
+        now = self._clock()
+        held = self._locks.get(name)
+        if held is not None and held[1] > now:
+            return None
+        token = uuid.uuid4().hex
+        self._locks[name] = (token, now + timedelta(seconds=ttl_seconds))
+        return token
+
+    async def release(self, name: str, token: str) -> None:
+        held = self._locks.get(name)
+        if held is not None and held[0] == token:
+            del self._locks[name]
+
+    async def last_run(self, name: str) -> datetime | None:
+        return self._last.get(name)
+
+    async def mark_run(self, name: str, at: datetime) -> int:
+        self._last[name] = at
+        self._runs[name] = self._runs.get(name, 0) + 1
+        return self._runs[name]
+
+
+class LogNotifier:
+    """``Notifier`` that writes each message to the log (and keeps the last ones, for tests)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self._keep = keep
+
+    async def notify(self, user_id: str, subject: str, body: str) -> None:
+        logger.info("notification user_id=%s subject=%s\n%s", user_id, subject, body)
+        self.sent = [*self.sent, (user_id, subject, body)][-self._keep :]

@@ -16,9 +16,11 @@ from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.http.controllers.analysis import AnalysisController
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.jobs import JobController
 from entrypoints.http.controllers.oidc import OidcController
 from entrypoints.http.controllers.projects import ProjectController
 from entrypoints.http.controllers.tasks import TaskController
+from entrypoints.http.controllers.transfer import TransferController
 from entrypoints.http.controllers.users import UserController
 from entrypoints.http.controllers.weather import ProjectWeatherController, WeatherController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -77,6 +79,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="projects", description="Projects and the tasks under them"),
             Tag(name="tasks", description="Single tasks"),
             Tag(name="users", description="Account administration (admins only)"),
+            Tag(name="jobs", description="Background job status; dead letters and retry (admins)"),
             Tag(name="health", description="Liveness and readiness"),
         ],
         use_handler_docstrings=False,
@@ -122,6 +125,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         route_handlers=[AuthController, OidcController, ProjectController, TaskController, UserController],
     )
     api.register(live_events)  # issue 6: websocket /api/v1/ws
+    for issue10 in (JobController, TransferController):  # job status, import/export
+        api.register(issue10)
     api.register(analytics_counters)  # issue 6: GET /api/v1/analytics
     for issue9 in (WeatherController, ProjectWeatherController, AnalysisController):  # weather, text analysis
         api.register(issue9)

@@ -19,6 +19,7 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `self_lockout` | 409 | an admin tried to remove their own admin role or deactivate themselves |
 | `precondition_failed` | 412 | `If-Match` named a stale version |
 | `payload_too_large` | 413 | the body is over the limit |
+| `import_too_large` | 413 | an import file is over `IMPORT_MAX_BYTES` (nothing is kept) |
 | `unsupported_media_type` | 415 | the body's media type is not accepted |
 | `validation_error` | 422 | a field is missing or invalid (`details` names each field) |
 | `weak_password` | 422 | the password breaks the policy (`details` names the rule) |
@@ -54,12 +55,14 @@ from domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from domain.transfer import ImportTooLarge
 from entrypoints.http.envelope import ErrorBody, ErrorDetail, ErrorEnvelope
 from entrypoints.http.request import request_id
 
 log = structlog.get_logger("trellis.http")
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (ImportTooLarge, 413),  # issue 10
     (NotFound, 404),
     (Unauthenticated, 401),
     (Forbidden, 403),

@@ -1,0 +1,120 @@
+"""Scheduled maintenance: purge old soft-deleted records, repair project progress, overdue digest.
+
+Each use case is idempotent, so a run repeated after a crash (or by a second scheduler that
+won the lock later) does no harm. Scheduling, locks and counting live in ``entrypoints/worker``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from application.common import EventBuffer, Ports
+from domain import events as ev
+from domain.board import Project, Task, progress_from_totals
+from domain.errors import NotFound, VersionConflict
+from domain.paging import PageRequest, Sort
+from domain.ports import Notifier, ProjectQuery, TaskQuery
+
+BATCH = 100
+DIGEST_MAX_LINES = 50
+
+
+class MaintenanceService:
+    def __init__(self, ports: Ports, notifier: Notifier, retention_days: int) -> None:
+        self._ports = ports
+        self._notifier = notifier
+        self._retention = timedelta(days=retention_days)
+
+    async def purge_deleted(self) -> dict[str, Any]:
+        """Remove for good what was soft-deleted longer ago than the retention period."""
+        before = self._ports.clock.now() - self._retention
+        tasks = await self._ports.uow.tasks.purge_deleted(before)
+        projects = await self._ports.uow.projects.purge_deleted(before)
+        return {"tasks": tasks, "projects": len(projects), "deleted_before": before.isoformat()}
+
+    async def recompute_progress(self) -> dict[str, Any]:
+        """Derive every live project's progress from its tasks again; repair and announce any drift."""
+        checked = repaired = 0
+        async for project in self._projects():
+            checked += 1
+            for _attempt in range(5):
+                try:
+                    if await self._repair(project.id):
+                        repaired += 1
+                    break
+                except VersionConflict:
+                    continue
+                except NotFound:
+                    break
+        return {"projects": checked, "repaired": repaired}
+
+    async def _repair(self, project_id: str) -> bool:
+        uow = self._ports.uow
+        buffer = EventBuffer(self._ports, None)
+        async with uow.transaction():
+            project = await uow.projects.get(project_id)
+            if project is None:
+                return False
+            count, total = await uow.tasks.progress_totals(project.id)
+            progress = progress_from_totals(count, total)
+            if progress == project.progress:
+                return False
+            previous, read_version = project.progress, project.version
+            project.progress = progress
+            project.updated_at = self._ports.clock.now()
+            saved = await uow.projects.update(project, read_version)
+            buffer.record(
+                ev.PROJECT_PROGRESS_CHANGED,
+                {"project_id": saved.id, "progress": saved.progress, "previous": previous, "version": saved.version},
+                project_id=saved.id,
+                user_id=saved.owner_id,
+            )
+        await buffer.publish()
+        return True
+
+    async def overdue_digest(self) -> dict[str, Any]:
+        """One message per owner listing their open tasks whose finish date has passed."""
+        today = self._ports.clock.now().date()
+        per_owner: dict[str, list[str]] = {}
+        counts: dict[str, int] = {}
+        async for project in self._projects():
+            async for task in self._tasks(project.id):
+                if task.finish_date is None or task.finish_date >= today or task.completed:
+                    continue
+                counts[project.owner_id] = counts.get(project.owner_id, 0) + 1
+                lines = per_owner.setdefault(project.owner_id, [])
+                if len(lines) < DIGEST_MAX_LINES:
+                    lines.append(
+                        f"- {project.title}: {task.title} (due {task.finish_date.isoformat()}, {task.progress}%)"
+                    )
+        for owner_id, lines in per_owner.items():
+            more = counts[owner_id] - len(lines)
+            body = "\n".join(lines + ([f"… and {more} more"] if more > 0 else []))
+            await self._notifier.notify(owner_id, f"{counts[owner_id]} overdue task(s)", body)
+        return {"owners": len(per_owner), "tasks": sum(counts.values())}
+
+    async def _projects(self) -> AsyncIterator[Project]:
+        page_number = 1
+        while True:
+            page = await self._ports.uow.projects.list(
+                ProjectQuery(viewer_id=None), PageRequest(page=page_number, size=BATCH, sort=Sort("created_at"))
+            )
+            for project in page.items:
+                yield project
+            if page_number >= page.pages:
+                return
+            page_number += 1
+
+    async def _tasks(self, project_id: str) -> AsyncIterator[Task]:
+        page_number = 1
+        while True:
+            page = await self._ports.uow.tasks.list(
+                TaskQuery(project_id=project_id), PageRequest(page=page_number, size=BATCH, sort=Sort("created_at"))
+            )
+            for task in page.items:
+                yield task
+            if page_number >= page.pages:
+                return
+            page_number += 1

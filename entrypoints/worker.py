@@ -1,0 +1,306 @@
+"""``trellis worker`` and ``trellis scheduler``: run queued jobs, run scheduled maintenance.
+
+Worker: starts the queue's worker (SAQ on Redis; ``JOB_QUEUE=memory`` runs jobs inside the API
+process, so a separate worker has nothing to do) and waits for SIGTERM/SIGINT; then it lets the
+running jobs finish for ``WORKER_SHUTDOWN_GRACE_SECONDS`` and puts what is still running back in
+the queue for the next worker.
+
+Scheduler: every second it looks at each scheduled job; one whose interval has passed since its
+last recorded run takes that job's lock (Redis ``SET NX PX``; the memory store when embedded),
+checks the last run again under the lock, runs, records the run and releases. So two schedulers
+never run one job at once, and a run missed while every scheduler was down runs once at start-up
+(not once per missed interval). Each run is logged and counted (``trellis_scheduled_runs_total``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from prometheus_client import Counter
+
+from domain.jobs import Job, JobFailed, JobState
+from domain.ports import Clock, JobHandler, JobProgress, ScheduleStore
+from domain.transfer import ImportTooLarge
+from entrypoints.settings import Settings
+
+log = structlog.get_logger("trellis.worker")
+
+SCHEDULED_RUNS = Counter("trellis_scheduled_runs_total", "Scheduled job runs by job and outcome", ["job", "outcome"])
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    name: str
+    every: timedelta
+    run: Callable[[], Awaitable[dict[str, Any]]]
+    lock_seconds: float = 3600.0  # longer than a run may take; a crashed scheduler frees it after this
+
+
+class Scheduler:
+    def __init__(self, store: ScheduleStore, clock: Clock, jobs: list[ScheduledJob], tick_seconds: float = 1.0) -> None:
+        self._store = store
+        self._clock = clock
+        self._jobs = jobs
+        self._tick = tick_seconds
+        self._stop = asyncio.Event()
+
+    async def run_due(self) -> list[str]:
+        """Run every job that is due (and whose lock we get); the names of those that ran."""
+        return [job.name for job in self._jobs if await self._run_if_due(job)]
+
+    async def _due(self, job: ScheduledJob) -> bool:
+        last = await self._store.last_run(job.name)
+        return last is None or self._clock.now() - last >= job.every
+
+    async def _run_if_due(self, job: ScheduledJob) -> bool:
+        if not await self._due(job):
+            return False
+        token = await self._store.acquire(job.name, job.lock_seconds)
+        if token is None:
+            return False  # another scheduler runs it now
+        try:
+            if not await self._due(job):  # it ran between our look and our lock
+                return False
+            started = time.monotonic()
+            try:
+                result = await job.run()
+            except Exception:
+                SCHEDULED_RUNS.labels(job.name, "failed").inc()
+                log.exception("scheduled_run_failed", job=job.name)
+                result = None
+            runs = await self._store.mark_run(job.name, self._clock.now())
+            if result is not None:
+                SCHEDULED_RUNS.labels(job.name, "succeeded").inc()
+                log.info(
+                    "scheduled_run",
+                    job=job.name,
+                    run=runs,
+                    duration_ms=round((time.monotonic() - started) * 1000),
+                    **result,
+                )
+            return True
+        finally:
+            await self._store.release(job.name, token)
+
+    async def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.run_due()
+            except Exception:  # a store outage: log, try again next tick
+                log.exception("scheduler_tick_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._tick)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def scheduled_jobs(settings: Settings, container: Any) -> list[ScheduledJob]:
+    maintenance = container.jobs.maintenance
+    return [
+        ScheduledJob("purge_deleted", timedelta(seconds=settings.schedule_purge_seconds), maintenance.purge_deleted),
+        ScheduledJob(
+            "recompute_progress", timedelta(seconds=settings.schedule_progress_seconds), maintenance.recompute_progress
+        ),
+        ScheduledJob("overdue_digest", timedelta(seconds=settings.schedule_digest_seconds), maintenance.overdue_digest),
+    ]
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_worker(settings: Settings, *, with_scheduler: bool = False, stop: asyncio.Event | None = None) -> int:
+    from entrypoints.bootstrap import bootstrap
+
+    container = await bootstrap(settings)
+    jobs = container.jobs
+    assert jobs is not None
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    scheduler: Scheduler | None = None
+    scheduler_task: asyncio.Task[None] | None = None
+    try:
+        if jobs.embedded_worker:
+            log.warning("worker_embedded", detail="JOB_QUEUE=memory: jobs run inside the API process (set REDIS_URL)")
+        else:
+            await jobs.queue.start_worker(settings.worker_concurrency)
+        log.info("worker_started", concurrency=settings.worker_concurrency, scheduler=with_scheduler)
+        if with_scheduler:
+            scheduler = Scheduler(jobs.schedule, container.ports.clock, scheduled_jobs(settings, container))
+            scheduler_task = asyncio.create_task(scheduler.run_forever())
+        await stop.wait()
+        log.info("worker_stopping", grace_seconds=settings.worker_shutdown_grace_seconds)
+        if scheduler is not None and scheduler_task is not None:
+            scheduler.stop()
+            await scheduler_task
+        await jobs.queue.stop_worker(float(settings.worker_shutdown_grace_seconds))
+    finally:
+        await container.close()
+    log.info("worker_stopped")
+    return 0
+
+
+async def run_scheduler(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    from entrypoints.bootstrap import bootstrap
+
+    container = await bootstrap(settings)
+    jobs = container.jobs
+    assert jobs is not None
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    scheduler = Scheduler(jobs.schedule, container.ports.clock, scheduled_jobs(settings, container))
+    task = asyncio.create_task(scheduler.run_forever())
+    log.info("scheduler_started", jobs=[j.name for j in scheduled_jobs(settings, container)])
+    try:
+        await stop.wait()
+        scheduler.stop()
+        await task
+    finally:
+        await container.close()
+    log.info("scheduler_stopped")
+    return 0
+
+
+# --- import (the job handler, the spool, the CLI) --------------------------------------------
+
+
+def open_spooled_rows(payload: Mapping[str, Any]) -> AbstractContextManager[tuple[Iterator[Any], Callable[[], float]]]:
+    """Open the spooled upload named in a job's payload as rows of its format (entrypoints/transfer_formats)."""
+    from entrypoints.transfer_formats import CountingReader, read_rows
+
+    @contextlib.contextmanager
+    def opened() -> Iterator[tuple[Iterator[Any], Callable[[], float]]]:
+        path = Path(payload["path"])
+        size = int(payload["size"])
+        with path.open("rb") as file:
+            counted = CountingReader(file)
+            yield read_rows(payload["format"], counted, size), lambda: counted.count / size if size else 1.0
+
+    return opened()
+
+
+def import_handler(transfer: Any) -> JobHandler:
+    """The ``tasks.import`` job: rows from the spooled file into the project; the file is removed
+    once the job has an outcome (kept while it may still be retried)."""
+
+    async def handle(job: Job, progress: JobProgress) -> dict[str, Any]:
+        path = Path(job.payload["path"])
+        if not _exists(path):
+            raise JobFailed("The uploaded file is gone (it is kept only until its import finishes).")
+        try:
+            result: dict[str, Any] = await transfer.run_import(job, progress, open_spooled_rows)
+        except JobFailed:
+            _remove(path)
+            raise
+        _remove(path)
+        return result
+
+    return handle
+
+
+async def spool(settings: Settings, chunks: AsyncIterator[bytes]) -> tuple[Path, int]:
+    """Write an upload to IMPORT_SPOOL_DIR, refusing more than IMPORT_MAX_BYTES (nothing is kept then)."""
+    path = _new_spool_file(Path(settings.import_spool_dir))
+    size = 0
+    try:
+        with _open(path, "wb") as out:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > settings.import_max_bytes:
+                    raise ImportTooLarge(
+                        f"The file is larger than IMPORT_MAX_BYTES ({settings.import_max_bytes} bytes)."
+                    )
+                out.write(chunk)
+    except BaseException:
+        _remove(path)
+        raise
+    return path, size
+
+
+def _new_spool_file(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{uuid.uuid4().hex}.upload"
+
+
+def _exists(path: Path) -> bool:
+    return path.is_file()
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def _open(path: Path, mode: str) -> IO[Any]:
+    return path.open(mode)
+
+
+async def run_import_command(settings: Settings, file: str, project_id: str, mode: str, as_user: str | None) -> int:
+    """``trellis import FILE --project ID``: queue the import and draw its progress until it ends."""
+    import sys
+
+    from domain.identity import Principal, Role
+    from entrypoints.bootstrap import bootstrap
+    from entrypoints.transfer_formats import format_of
+
+    source = Path(file)
+    if not _exists(source):
+        print(f"trellis import: no such file: {file}", file=sys.stderr)  # noqa: T201
+        return 2
+    container = await bootstrap(settings)
+    try:
+        jobs = container.jobs
+        assert jobs is not None
+        if as_user:
+            user = await container.ports.uow.users.get_by_email(as_user)
+            if user is None:
+                print(f"trellis import: no user {as_user}", file=sys.stderr)  # noqa: T201
+                return 2
+            principal = user.principal
+        else:
+            principal = Principal(user_id="cli", roles=frozenset({Role.ADMIN}))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with _open(source, "rb") as handle:
+                while chunk := handle.read(1024 * 1024):
+                    yield chunk
+
+        fmt = format_of(source.name, None) or ""
+        await jobs.transfer.check_import(principal, project_id, fmt, mode)
+        path, size = await spool(settings, chunks())
+        job = await jobs.transfer.start_import(principal, project_id, fmt, mode, {"path": str(path), "size": size})
+        deadline = time.monotonic() + settings.job_timeout_seconds * settings.job_max_attempts + 60
+        while time.monotonic() < deadline:
+            current = await jobs.queue.get(job.id)
+            if current is None:
+                break
+            filled = current.progress // 5
+            sys.stdout.write(
+                f"\rimport {job.id} [{'#' * filled}{'.' * (20 - filled)}] {current.progress:3d}% {current.state}"
+            )
+            sys.stdout.flush()
+            if current.state in (JobState.SUCCEEDED, JobState.FAILED):
+                sys.stdout.write("\n")
+                print(json.dumps(current.result, indent=2))  # noqa: T201
+                for error in current.errors:
+                    print(f"error: {error}", file=sys.stderr)  # noqa: T201
+                return 0 if current.state is JobState.SUCCEEDED else 1
+            await asyncio.sleep(0.2)
+        print("\ntrellis import: gave up waiting (is a worker running?)", file=sys.stderr)  # noqa: T201
+        return 1
+    finally:
+        await container.close()

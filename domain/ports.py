@@ -550,7 +550,7 @@ class FileRepository(Protocol):
         """Live records still ``uploading`` that were created before ``started_before``."""
 
 
-class BlobTooLarge(Exception):  # noqa: N818 - a port-level signal, not a domain error
+class BlobTooLarge(Exception):
     """``BlobStore.put`` received more than ``max_bytes``; nothing was kept."""
 
 
@@ -587,9 +587,7 @@ class BlobStore(Protocol):
 
     async def commit_blocks(self, key: str, numbers: Sequence[int]) -> int: ...
 
-    async def read_url(
-        self, key: str, *, expires_in_seconds: int, filename: str, content_type: str
-    ) -> str | None: ...
+    async def read_url(self, key: str, *, expires_in_seconds: int, filename: str, content_type: str) -> str | None: ...
 
     async def ping(self) -> None: ...
 

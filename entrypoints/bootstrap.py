@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
@@ -36,6 +37,7 @@ from application.accounts import AccountService
 from application.analysis import PostAnalysisScheduler, TextAnalysisService
 from application.caching import CacheInvalidator, ReadCache
 from application.common import Ports
+from application.files import FileService
 from application.jobs import JobService
 from application.maintenance import MaintenanceService
 from application.oidc import OidcLoginService
@@ -93,6 +95,8 @@ class Container:
     weather: WeatherService | None = None
     analysis: TextAnalysisService | None = None
     post_analysis: PostAnalysisScheduler | None = None
+    # issue 8: files (Azure Blob Storage when AZURE_STORAGE_CONNECTION_STRING, else local disk)
+    files: FileService | None = None
     # issue 10: background jobs (SAQ on Redis, else in-process), schedules, import/export
     jobs: JobsWiring | None = None
 
@@ -211,8 +215,56 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
     container.oidc = _oidc_login(settings, ports, container.accounts, closers)
     _weather_and_analysis(settings, container, closers)
+    container.files = await _files(
+        settings, ports, database.database if settings.mongodb_url else None, checks, closers
+    )
     container.jobs = await _jobs(settings, ports, closers)
     return container
+
+
+async def _files(
+    settings: Settings, ports: Ports, mongo: Any | None, checks: dict[str, Check], closers: list[Closer]
+) -> FileService:
+    """File records beside the other records; blobs on Azure (the connection string) or local disk."""
+    from adapters.local.sniffing import MagicSniffer
+    from application.files import FileLimits
+    from domain.ports import BlobStore, FileRepository
+
+    records: FileRepository
+    if mongo is not None:
+        from adapters.mongo.files import MongoFileRepository
+
+        records = MongoFileRepository(mongo)
+    else:
+        from adapters.memory.files import MemoryFileRepository
+
+        records = MemoryFileRepository()
+    blobs: BlobStore
+    if settings.azure_storage_connection_string:
+        from adapters.azure.blob import AzureBlobStore
+
+        azure = AzureBlobStore.from_connection_string(
+            settings.azure_storage_connection_string, settings.azure_storage_container
+        )
+        closers.append(azure.close)
+        await azure.ensure_container()
+        checks["azure_blob"] = azure.ping
+        blobs = azure
+    else:
+        from adapters.local.blob import LocalBlobStore
+
+        _announce_default(
+            "file_storage",
+            f"files on local disk under {settings.file_storage_root} "
+            "(set AZURE_STORAGE_CONNECTION_STRING for Azure Blob Storage)",
+        )
+        blobs = LocalBlobStore(settings.file_storage_root)
+    limits = FileLimits(
+        max_bytes=settings.file_max_bytes,
+        allowed_types=settings.file_allowed_types,
+        chunked_max_bytes=settings.file_chunked_max_bytes,
+    )
+    return FileService(ports, records, blobs, MagicSniffer(), limits)
 
 
 def _oidc_login(settings: Settings, ports: Ports, accounts: AccountService, closers: list[Closer]) -> OidcLoginService:

@@ -72,6 +72,13 @@ class Settings:
     rate_limit_default: str = "120/minute"
     rate_limit_auth: str = "10/minute"
     trusted_proxy_header: str | None = None
+    # files (issue 8): Azure Blob Storage when the connection string is set, else local disk
+    azure_storage_connection_string: str | None = field(default=None, repr=False)
+    azure_storage_container: str = "trellis-files"
+    file_storage_root: str = "./var/files"
+    file_max_bytes: int = 5 * 1024 * 1024
+    file_allowed_types: tuple[str, ...] = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
+    file_chunked_max_bytes: int = 1024 * 1024 * 1024
     # weather and text analysis (issue 9)
     openweather_api_key: str | None = field(default=None, repr=False)
     openweather_base_url: str = "https://api.openweathermap.org"
@@ -305,6 +312,18 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         rate_limit_default=_rate(env, "RATE_LIMIT_DEFAULT", "120/minute"),
         rate_limit_auth=_rate(env, "RATE_LIMIT_AUTH", "10/minute"),
         trusted_proxy_header=(_optional(env, "TRUSTED_PROXY_HEADER") or "").lower() or None,
+        azure_storage_connection_string=_optional(env, "AZURE_STORAGE_CONNECTION_STRING"),
+        azure_storage_container=_optional(env, "AZURE_STORAGE_CONTAINER") or "trellis-files",
+        file_storage_root=_optional(env, "FILE_STORAGE_ROOT") or "./var/files",
+        file_max_bytes=_int(env, "FILE_MAX_BYTES", 5 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+        file_allowed_types=tuple(
+            t.strip().lower()
+            for t in (
+                _optional(env, "FILE_ALLOWED_TYPES") or "image/png,image/jpeg,image/gif,image/webp,application/pdf"
+            ).split(",")
+            if t.strip()
+        ),
+        file_chunked_max_bytes=_int(env, "FILE_CHUNKED_MAX_BYTES", 1024 * 1024 * 1024, 1, 1024**4),
         **_providers(env),
         **_jobs(env),
     )

@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.http.controllers.analysis import AnalysisController
 from entrypoints.http.controllers.auth import AuthController
+from entrypoints.http.controllers.files import FileController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.jobs import JobController
 from entrypoints.http.controllers.oidc import OidcController
@@ -80,6 +81,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="tasks", description="Single tasks"),
             Tag(name="users", description="Account administration (admins only)"),
             Tag(name="jobs", description="Background job status; dead letters and retry (admins)"),
+            Tag(name="files", description="File uploads, downloads and resumable uploads"),
             Tag(name="health", description="Liveness and readiness"),
         ],
         use_handler_docstrings=False,
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         path="/api/v1",
         route_handlers=[AuthController, OidcController, ProjectController, TaskController, UserController],
     )
+    api.register(FileController)  # issue 8: /api/v1/files
     api.register(live_events)  # issue 6: websocket /api/v1/ws
     for issue10 in (JobController, TransferController):  # job status, import/export
         api.register(issue10)

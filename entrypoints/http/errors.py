@@ -19,8 +19,10 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `self_lockout` | 409 | an admin tried to remove their own admin role or deactivate themselves |
 | `precondition_failed` | 412 | `If-Match` named a stale version |
 | `payload_too_large` | 413 | the body is over the limit |
+| `file_too_large` | 413 | an uploaded file is over `FILE_MAX_BYTES` (nothing is stored) |
+| `range_not_satisfiable` | 416 | a `Range` starts past the end of the file |
 | `import_too_large` | 413 | an import file is over `IMPORT_MAX_BYTES` (nothing is kept) |
-| `unsupported_media_type` | 415 | the body's media type is not accepted |
+| `unsupported_media_type` | 415 | the body's media type is not accepted, or a file's sniffed type is not allowed |
 | `validation_error` | 422 | a field is missing or invalid (`details` names each field) |
 | `weak_password` | 422 | the password breaks the policy (`details` names the rule) |
 | `idempotency_in_flight` | 409 | a request with the same `Idempotency-Key` is still running; retry later |
@@ -55,6 +57,7 @@ from domain.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from domain.files import FileTooLarge, RangeNotSatisfiable, UnsupportedFileType
 from domain.transfer import ImportTooLarge
 from entrypoints.http.envelope import ErrorBody, ErrorDetail, ErrorEnvelope
 from entrypoints.http.request import request_id
@@ -62,6 +65,9 @@ from entrypoints.http.request import request_id
 log = structlog.get_logger("trellis.http")
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (FileTooLarge, 413),  # issue 8
+    (UnsupportedFileType, 415),
+    (RangeNotSatisfiable, 416),
     (ImportTooLarge, 413),  # issue 10
     (NotFound, 404),
     (Unauthenticated, 401),
@@ -122,6 +128,8 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
         headers["WWW-Authenticate"] = (
             f'{WWW_AUTHENTICATE}, error="invalid_token"' if isinstance(exc, InvalidToken) else WWW_AUTHENTICATE
         )
+    if isinstance(exc, RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, DependencyUnavailable):
@@ -197,6 +205,8 @@ def error_responses(*statuses: int) -> dict[int, Any]:
         409: "Conflict: the task is completed, the e-mail is taken, or a concurrent change won.",
         412: "`If-Match` named a version that is no longer current.",
         413: "The request body is too large.",
+        415: "The media type is not accepted.",
+        416: "The byte range is outside the file.",
         422: "A field is missing or invalid; `error.details` names each field.",
         429: "Rate limited; `Retry-After` says when to retry.",
         503: "A dependency is unavailable; retry later (`Retry-After`).",

@@ -1,0 +1,180 @@
+"""Uploads, downloads, deletion and bad input over HTTP; each refusal leaves nothing stored."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from tests.integration.http.helpers import Api, assert_error, assert_success
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + os.urandom(4000)
+PDF = b"%PDF-1.4\n" + os.urandom(3000)
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+
+def stored_blobs(api: Api) -> list[Path]:
+    root = Path(api.container.settings.file_storage_root)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def upload(api: Api, headers: dict[str, str], name: str, data: bytes, **form: str):  # type: ignore[no-untyped-def]
+    return await api.client.post(
+        "/api/v1/files", files={"file": (name, data, "image/png")}, data=form or None, headers=headers
+    )
+
+
+async def test_upload_download_range_delete(api: Api) -> None:
+    owner = await api.member()
+    project = await api.create_project(owner)
+    task = await api.create_task(owner, project["id"])
+    created = await upload(api, owner.headers, "photo ü.png", PNG, task_id=task["id"])
+    data = assert_success(created, 201)
+    assert created.headers["location"] == f"/api/v1/files/{data['id']}"
+    assert data["content_type"] == "image/png"
+    assert data["size"] == len(PNG)
+    assert data["sha256"] == hashlib.sha256(PNG).hexdigest()
+    assert data["name"] == "photo ü.png"
+    [blob] = stored_blobs(api)
+    assert blob.relative_to(Path(api.container.settings.file_storage_root)).parts == (
+        owner.user_id,
+        project["id"],
+        data["id"],
+    )
+    got = await api.client.get(data["download_url"], headers=owner.headers)
+    assert got.status_code == 200
+    assert got.content == PNG
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''photo%20%C3%BC.png" in got.headers["content-disposition"]
+    assert got.headers["accept-ranges"] == "bytes"
+    assert got.headers["etag"] == f'"{data["sha256"]}"'
+    part = await api.client.get(data["download_url"], headers={**owner.headers, "Range": "bytes=10-19"})
+    assert part.status_code == 206
+    assert part.content == PNG[10:20]
+    assert part.headers["content-range"] == f"bytes 10-19/{len(PNG)}"
+    beyond = await api.client.get(data["download_url"], headers={**owner.headers, "Range": f"bytes={len(PNG)}-"})
+    assert_error(beyond, 416, "range_not_satisfiable")
+    stranger = await api.member()
+    assert_error(await api.client.get(data["download_url"], headers=stranger.headers), 404, "not_found")
+    assert_error(await api.client.get(f"/api/v1/files/{data['id']}", headers=stranger.headers), 404, "not_found")
+    deleted = await api.client.delete(f"/api/v1/files/{data['id']}", headers=owner.headers)
+    assert assert_success(deleted) is None
+    assert_error(await api.client.get(data["download_url"], headers=owner.headers), 404, "not_found")
+    assert stored_blobs(api) == []  # removed by the background task after the response
+
+
+async def test_a_file_of_a_deleted_task_is_gone(api: Api) -> None:
+    owner = await api.member()
+    project = await api.create_project(owner)
+    task = await api.create_task(owner, project["id"])
+    data = assert_success(await upload(api, owner.headers, "a.png", PNG, task_id=task["id"]), 201)
+    assert (await api.client.delete(f"/api/v1/tasks/{task['id']}", headers=owner.headers)).status_code == 200
+    assert_error(await api.client.get(data["download_url"], headers=owner.headers), 404, "not_found")
+
+
+async def test_pdf_renamed_png_is_a_pdf(api: Api) -> None:
+    owner = await api.member()
+    data = assert_success(await upload(api, owner.headers, "report.png", PDF), 201)
+    assert data["content_type"] == "application/pdf"
+
+
+async def test_bad_uploads_store_nothing(api: Api) -> None:
+    owner = await api.member()
+    other = await api.member()
+    theirs = await api.create_task(other, (await api.create_project(other))["id"])
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024)
+    assert_error(await upload(api, owner.headers, "big.png", big), 413, "file_too_large")
+    assert_error(await upload(api, owner.headers, "page.png", HTML), 415, "unsupported_media_type")
+    assert_error(await upload(api, owner.headers, "empty.png", b""), 422, "validation_error")
+    assert_error(await upload(api, owner.headers, "../../etc/passwd", PNG), 422, "validation_error")
+    # httpx escapes a NUL in a file name, so this multipart body is written by hand
+    boundary = "trellis-boundary"
+    raw = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a\x00b.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + PNG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    nul = await api.client.post(
+        "/api/v1/files",
+        content=raw,
+        headers={**owner.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert nul.status_code in (400, 422), nul.text
+    assert_error(await upload(api, owner.headers, "a.png", PNG, task_id="no-such-task"), 404, "not_found")
+    assert_error(await upload(api, owner.headers, "a.png", PNG, task_id=theirs["id"]), 404, "not_found")
+    no_file = await api.client.post("/api/v1/files", files={"other": ("a.png", PNG)}, headers=owner.headers)
+    assert_error(no_file, 422, "validation_error")
+    two = await api.client.post(
+        "/api/v1/files", files=[("file", ("a.png", PNG)), ("file", ("b.png", PNG))], headers=owner.headers
+    )
+    assert_error(two, 422, "validation_error")
+    assert stored_blobs(api) == []
+
+
+def digest(data: bytes) -> dict[str, str]:
+    return {"Content-Digest": f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"}
+
+
+async def test_chunked_50_mb_with_a_retry_and_a_resume(api: Api) -> None:
+    owner = await api.member()
+    size, part_size = 50 * 1024 * 1024, 8 * 1024 * 1024
+    data = b"%PDF-1.7\n" + os.urandom(size - 9)
+    started = await api.client.post(
+        "/api/v1/files/uploads",
+        json={"name": "big.pdf", "size": size, "part_size": part_size},
+        headers=owner.headers,
+    )
+    upload_id = assert_success(started, 201)["id"]
+    parts = {n: data[(n - 1) * part_size : n * part_size] for n in range(1, 8)}
+    base = f"/api/v1/files/uploads/{upload_id}"
+    for n in (3, 1):  # out of order
+        sent = await api.client.put(
+            f"{base}/parts/{n}", content=parts[n], headers={**owner.headers, **digest(parts[n])}
+        )
+        assert_success(sent)
+    corrupted = await api.client.put(
+        f"{base}/parts/2", content=parts[2][:-1] + b"x", headers={**owner.headers, **digest(parts[2])}
+    )
+    assert_error(corrupted, 422, "validation_error")
+    # the client "crashes"; on restart it asks what arrived and sends the rest (part 1 again too)
+    status = assert_success(await api.client.get(base, headers=owner.headers))
+    assert status["received_parts"] == [1, 3]
+    assert status["missing_parts"] == [2, 4, 5, 6, 7]
+    for n in [1, *status["missing_parts"]]:
+        sent = await api.client.put(
+            f"{base}/parts/{n}", content=parts[n], headers={**owner.headers, **digest(parts[n])}
+        )
+        assert_success(sent)
+    done = assert_success(await api.client.post(f"{base}/complete", headers=owner.headers), 201)
+    assert done["size"] == size
+    assert done["content_type"] == "application/pdf"
+    assert done["sha256"] == hashlib.sha256(data).hexdigest()
+    got = await api.client.get(done["download_url"], headers={**owner.headers, "Range": "bytes=-100"})
+    assert got.status_code == 206
+    assert got.content == data[-100:]
+
+
+async def test_chunked_bad_parts(api: Api) -> None:
+    owner = await api.member()
+    started = await api.client.post(
+        "/api/v1/files/uploads", json={"name": "x.png", "size": 100_000, "part_size": 65536}, headers=owner.headers
+    )
+    base = f"/api/v1/files/uploads/{assert_success(started, 201)['id']}"
+    empty = await api.client.put(f"{base}/parts/1", content=b"", headers={**owner.headers, **digest(b"")})
+    assert_error(empty, 422, "validation_error")
+    out = await api.client.put(f"{base}/parts/3", content=b"a", headers={**owner.headers, **digest(b"a")})
+    assert_error(out, 422, "validation_error")
+    larger = b"a" * 40_000  # the last part may only be 100000 - 65536 bytes
+    too_big = await api.client.put(f"{base}/parts/2", content=larger, headers={**owner.headers, **digest(larger)})
+    assert_error(too_big, 422, "validation_error")
+    html = HTML.ljust(65536, b" ")
+    rest = b" " * (100_000 - 65536)
+    await api.client.put(f"{base}/parts/1", content=html, headers={**owner.headers, **digest(html)})
+    await api.client.put(f"{base}/parts/2", content=rest, headers={**owner.headers, **digest(rest)})
+    assert_error(await api.client.post(f"{base}/complete", headers=owner.headers), 415, "unsupported_media_type")
+    assert stored_blobs(api) == []

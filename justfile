@@ -21,6 +21,14 @@ run: sync
 seed *args: sync
     uv run --frozen trellis seed {{args}}
 
+# run background jobs from the Redis queue (SIGTERM: finish or re-queue the running jobs); --with-scheduler too
+worker *args: sync
+    exec uv run --frozen trellis worker {{args}}
+
+# run the scheduled jobs (purge, progress repair, overdue digest); safe to run more than one
+scheduler: sync
+    exec uv run --frozen trellis scheduler
+
 # format the code
 fmt: sync
     uv run --frozen ruff format .

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,6 +84,8 @@ class FakeProviders:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._hanging: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -95,6 +98,27 @@ class FakeProviders:
         return sum(1 for r in self.requests if r.kind == kind)
 
     async def start(self) -> None:
+        """Serve from a thread of its own (its own event loop), so that an app under test that runs
+        in another loop or thread (Litestar's test client) reaches it all the same."""
+        started = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._serve())
+            started.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._cleanup())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-providers", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(started.wait, 10)
+        if not self.port:
+            raise RuntimeError("the fake provider server did not start")
+
+    async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
@@ -105,11 +129,16 @@ class FakeProviders:
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
-    async def stop(self) -> None:
+    async def _cleanup(self) -> None:
         for waiter in self._hanging:
             waiter.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join, 10)
 
     # --- dispatch ----------------------------------------------------------------------------
 

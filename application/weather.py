@@ -10,9 +10,10 @@ call raises ``WeatherUnavailable`` naming what to configure: no weather is ever 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from application.common import Ports
@@ -22,6 +23,8 @@ from domain.identity import Principal
 from domain.paging import PageRequest
 from domain.ports import Cache, TaskQuery, WeatherProvider
 from domain.weather import Conditions, CurrentWeather, Forecast, GeoPoint, WeatherRisk, task_weather_risk, worst
+
+T = TypeVar("T")
 
 FORMAT = "1"
 ROUND_DECIMALS = 2
@@ -92,9 +95,9 @@ class WeatherService:
             raise ValidationFailed([FieldProblem("query.place", f"must be 1 to {PLACE_MAX} characters")])
         provider = self._require()
         key = f"weather:{FORMAT}:place:{quote(cleaned.casefold(), safe='')}"
-        cached = await self._cache_get(key)
+        cached = await self._cache_get(key, _point_from)
         if cached is not None:
-            return _point_from(cached)
+            return cached
         point = await provider.geocode(cleaned)
         await self._cache_set(key, _point_json(point))
         return point
@@ -103,9 +106,9 @@ class WeatherService:
         provider = self._require()
         rounded = point.rounded(ROUND_DECIMALS)
         key = f"weather:{FORMAT}:at:{rounded.lat:.{ROUND_DECIMALS}f}:{rounded.lon:.{ROUND_DECIMALS}f}"
-        cached = await self._cache_get(key)
-        if cached is not None:
-            return _report_from(cached)
+        cached_report = await self._cache_get(key, _report_from)
+        if cached_report is not None:
+            return cached_report
         current = await provider.current(rounded.lat, rounded.lon)
         forecast = await provider.forecast(rounded.lat, rounded.lon)
         named = GeoPoint(
@@ -148,13 +151,14 @@ class WeatherService:
 
     # --- cache (a failing cache is a bypass) ---------------------------------------------------
 
-    async def _cache_get(self, key: str) -> Any:
+    async def _cache_get(self, key: str, decode: Callable[[Any], T]) -> T | None:
+        """The decoded entry; ``None`` on a miss, a failing cache, or an entry we cannot read."""
         if self._cache is None:
             return None
         try:
             raw = await self._cache.get(key)
-            return None if raw is None else json.loads(raw)
-        except (DependencyUnavailable, ValueError):
+            return None if raw is None else decode(json.loads(raw))
+        except (DependencyUnavailable, ValueError, KeyError, TypeError):
             return None
 
     async def _cache_set(self, key: str, value: Any) -> None:

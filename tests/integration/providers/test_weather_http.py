@@ -128,3 +128,13 @@ async def test_project_weather_follows_visibility(api: Api) -> None:
     assert_success(await api.client.get(url.format(public["id"]), headers=other.headers))
     assert_success(await api.client.get(url.format(personal["id"]), headers=owner.headers))
     assert_error(await api.client.get(url.format(no_site["id"]), headers=owner.headers), 409, "no_site_location")
+
+
+async def test_an_unreadable_cache_entry_is_a_miss(api: Api, fake: FakeProviders) -> None:
+    member = await api.member()
+    cache = api.container.cache
+    assert cache is not None
+    await cache.set("weather:1:at:59.91:10.74", b'{"location": 1}', 600)
+    response = await api.client.get("/api/v1/weather", params={"lat": 59.91, "lon": 10.74}, headers=member.headers)
+    assert assert_success(response)["location"]["lat"] == 59.91
+    assert fake.count("forecast") == 1

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from application.common import EventBuffer, Ports
 from domain.board import can_change_project, ensure_changeable, ensure_visible
+from domain.content import ensure_post_changeable, ensure_post_visible
 from domain.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
 from domain.files import (
     SNIFF_BYTES,
@@ -58,11 +59,22 @@ class FileService:
 
     # --- attachments and visibility --------------------------------------------------------
 
-    async def _attach_to(self, principal: Principal, task_id: str | None) -> str | None:
-        """The project of the task the caller may change, else NotFound/Forbidden."""
-        if task_id is None:
-            return None
+    async def _attach_to(
+        self, principal: Principal, task_id: str | None, post_id: str | None = None
+    ) -> tuple[str | None, str | None]:
+        """(project id, storage scope) of what the file goes on: a task of a project the caller
+        may change, or a post the caller may change (its author, or an admin); NotFound/Forbidden
+        otherwise. The scope is the project (task) or the post: ``<owner>/<scope>/<file id>``."""
+        if task_id is not None and post_id is not None:
+            raise ValidationFailed([FieldProblem("body.post_id", "attach a file to a task or to a post, not both")])
         uow = self._ports.uow
+        if post_id is not None:
+            post = await uow.posts.get(post_id)
+            project = None if post is None or post.project_id is None else await uow.projects.get(post.project_id)
+            attached = ensure_post_changeable(principal, post, project)
+            return attached.project_id, attached.id
+        if task_id is None:
+            return None, None
         task = await uow.tasks.get(task_id)
         if task is None:
             raise NotFound("The task does not exist.")
@@ -71,12 +83,20 @@ class FileService:
         except NotFound:
             raise NotFound("The task does not exist.") from None
         ensure_changeable(principal, project)
-        return project.id
+        return project.id, project.id
 
     async def _visible(self, principal: Principal, stored: StoredFile | None) -> StoredFile:
         if stored is None or stored.state is not FileState.READY:
             raise NotFound("The file does not exist.")
-        if stored.task_id is not None:
+        if stored.post_id is not None:
+            uow = self._ports.uow
+            post = await uow.posts.get(stored.post_id)
+            project = None if post is None or post.project_id is None else await uow.projects.get(post.project_id)
+            try:
+                ensure_post_visible(principal, post, project)
+            except NotFound:
+                raise NotFound("The file does not exist.") from None
+        elif stored.task_id is not None:
             uow = self._ports.uow
             task = await uow.tasks.get(stored.task_id)
             project = None if task is None else await uow.projects.get(task.project_id)
@@ -94,13 +114,18 @@ class FileService:
     # --- single-request uploads ------------------------------------------------------------
 
     async def upload(
-        self, principal: Principal, filename: str | None, chunks: AsyncIterator[bytes], task_id: str | None
+        self,
+        principal: Principal,
+        filename: str | None,
+        chunks: AsyncIterator[bytes],
+        task_id: str | None,
+        post_id: str | None = None,
     ) -> PendingFile:
         """Sniff, stream to the store within the limit, hash. Nothing is recorded yet."""
         if not principal.can_create:
             raise Forbidden("Guests can read files but upload none.")
         name = sanitise_name(filename)
-        project_id = await self._attach_to(principal, task_id)
+        project_id, scope = await self._attach_to(principal, task_id, post_id)
         head = bytearray()
         async for chunk in chunks:
             head.extend(chunk)
@@ -121,7 +146,7 @@ class FileService:
                 yield chunk
 
         file_id = self._ports.ids.new_id()
-        key = storage_key(principal.user_id, project_id, file_id)
+        key = storage_key(principal.user_id, scope, file_id)
         try:
             size = await self._blobs.put(key, hashed(), self.limits.max_bytes)
         except BlobTooLarge:
@@ -137,6 +162,7 @@ class FileService:
             storage_key=key,
             task_id=task_id,
             project_id=project_id,
+            post_id=post_id,
             created_at=now,
             updated_at=now,
         )
@@ -188,7 +214,7 @@ class FileService:
         """Soft-delete the record now; the caller removes the blob afterwards (``remove_blob``)."""
         stored = await self.get(principal, file_id)
         allowed = principal.is_admin or stored.owner_id == principal.user_id
-        if not allowed and stored.project_id is not None:
+        if not allowed and stored.project_id is not None and stored.post_id is None:
             project = await self._ports.uow.projects.get(stored.project_id)
             allowed = project is not None and can_change_project(principal, project)
         if not allowed:
@@ -207,7 +233,13 @@ class FileService:
     # --- chunked uploads ---------------------------------------------------------------------
 
     async def start_upload(
-        self, principal: Principal, filename: str, size: int, part_size: int | None, task_id: str | None
+        self,
+        principal: Principal,
+        filename: str,
+        size: int,
+        part_size: int | None,
+        task_id: str | None,
+        post_id: str | None = None,
     ) -> StoredFile:
         if not principal.can_create:
             raise Forbidden("Guests can read files but upload none.")
@@ -222,7 +254,7 @@ class FileService:
             raise ValidationFailed(problems)
         if size > self.limits.chunked_max_bytes:
             raise FileTooLarge(f"The file is larger than {self.limits.chunked_max_bytes} bytes.")
-        project_id = await self._attach_to(principal, task_id)
+        project_id, scope = await self._attach_to(principal, task_id, post_id)
         file_id = self._ports.ids.new_id()
         now = self._ports.clock.now()
         record = StoredFile(
@@ -232,9 +264,10 @@ class FileService:
             content_type="application/octet-stream",
             size=size,
             sha256="",
-            storage_key=storage_key(principal.user_id, project_id, file_id),
+            storage_key=storage_key(principal.user_id, scope, file_id),
             task_id=task_id,
             project_id=project_id,
+            post_id=post_id,
             state=FileState.UPLOADING,
             part_size=chosen,
             created_at=now,

@@ -35,6 +35,7 @@ class FileOut(msgspec.Struct, kw_only=True):
     size: int
     sha256: str
     task_id: str | None
+    post_id: str | None
     download_url: str
     created_at: str
 
@@ -47,6 +48,7 @@ class FileOut(msgspec.Struct, kw_only=True):
             size=stored.size,
             sha256=stored.sha256,
             task_id=stored.task_id,
+            post_id=stored.post_id,
             download_url=f"/api/v1/files/{stored.id}/content",
             created_at=stored.created_at.isoformat(),
         )
@@ -58,6 +60,7 @@ class UploadIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     part_size: int | None = None
     type: str | None = None  # informational: the type is sniffed from the bytes at completion
     task_id: str | None = None
+    post_id: str | None = None
 
 
 class UploadOut(msgspec.Struct, kw_only=True):
@@ -166,8 +169,9 @@ class FileController(Controller):
     @post(
         "/",
         summary="Upload a file",
-        description="`multipart/form-data` with one `file` field (and an optional `task_id` field, sent before "
-        "`file`, or `?task_id=`): the task must be one the caller may change. Streamed to storage, limited to "
+        description="`multipart/form-data` with one `file` field (and an optional `task_id` or `post_id` field, "
+        "sent before `file`, or as a query parameter): the task's project, or the post, must be one the caller may "
+        "change. Streamed to storage, limited to "
         "`FILE_MAX_BYTES` (413 `file_too_large`); the type is sniffed from the bytes and must be allowed "
         "(415 `unsupported_media_type`); the name is sanitised. 201 with the file and its download URL.",
         responses=error_responses(401, 403, 404, 413, 415, 422),
@@ -179,6 +183,7 @@ class FileController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         task_id: FromQuery[str | None] = None,
+        post_id: FromQuery[str | None] = None,
     ) -> Response[Envelope[FileOut]]:
         service = _service(request)
         declared = request.headers.get("content-length")
@@ -195,15 +200,16 @@ class FileController(Controller):
                     if pending is not None:
                         raise ValidationFailed([FieldProblem("body.file", "send exactly one `file` field")])
                     chosen_task = fields.get("task_id") or task_id
-                    pending = await service.upload(principal, event.filename, _segment_data(events), chosen_task)
+                    chosen_post = fields.get("post_id") or post_id
+                    pending = await service.upload(
+                        principal, event.filename, _segment_data(events), chosen_task, chosen_post
+                    )
                 elif event.name in ("task_id", "post_id"):
                     if pending is not None:
                         raise ValidationFailed([FieldProblem(f"body.{event.name}", "send it before the `file` field")])
                     fields[event.name] = (await _text(events)).strip()
                 else:
                     raise ValidationFailed([FieldProblem(f"body.{event.name}", "unknown field")])
-            if "post_id" in fields:
-                raise ValidationFailed([FieldProblem("body.post_id", "attaching files to posts is not available yet")])
             if pending is None:
                 raise ValidationFailed([FieldProblem("body.file", "a `file` field is required")])
             stored = await service.commit(principal, pending)
@@ -295,7 +301,9 @@ class FileController(Controller):
     async def start_upload(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], data: JSONBody[UploadIn]
     ) -> Response[Envelope[UploadOut]]:
-        stored = await _service(request).start_upload(principal, data.name, data.size, data.part_size, data.task_id)
+        stored = await _service(request).start_upload(
+            principal, data.name, data.size, data.part_size, data.task_id, data.post_id
+        )
         return Response(
             ok(_upload_out(stored, {})),
             status_code=201,

@@ -178,3 +178,35 @@ async def test_chunked_bad_parts(api: Api) -> None:
     await api.client.put(f"{base}/parts/2", content=rest, headers={**owner.headers, **digest(rest)})
     assert_error(await api.client.post(f"{base}/complete", headers=owner.headers), 415, "unsupported_media_type")
     assert stored_blobs(api) == []
+
+
+async def test_files_on_posts_follow_the_post(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    from domain.content import Post
+
+    author = await api.member()
+    other = await api.member()
+    owner_project = await api.create_project(author)  # personal: only the author sees it
+    now = datetime.now(UTC)
+    post = Post(id="post-1", author_id=author.user_id, title="Site visit", created_at=now, updated_at=now)
+    private = Post(
+        id="post-2",
+        author_id=author.user_id,
+        title="Private",
+        project_id=owner_project["id"],
+        created_at=now,
+        updated_at=now,
+    )
+    await api.container.ports.uow.posts.add(post)
+    await api.container.ports.uow.posts.add(private)
+    on_post = assert_success(await upload(api, author.headers, "a.png", PNG, post_id="post-1"), 201)
+    assert on_post["post_id"] == "post-1"
+    assert (await api.client.get(on_post["download_url"], headers=other.headers)).status_code == 200
+    on_private = assert_success(await upload(api, author.headers, "b.png", PNG, post_id="post-2"), 201)
+    assert_error(await api.client.get(on_private["download_url"], headers=other.headers), 404, "not_found")
+    assert_error(await upload(api, other.headers, "c.png", PNG, post_id="post-1"), 403, "forbidden")
+    assert_error(await upload(api, other.headers, "c.png", PNG, post_id="post-2"), 404, "not_found")
+    both = await upload(api, author.headers, "d.png", PNG, post_id="post-1", task_id="x")
+    assert_error(both, 422, "validation_error")
+    assert len(stored_blobs(api)) == 2

@@ -255,6 +255,7 @@ class FileService:
         if size > self.limits.chunked_max_bytes:
             raise FileTooLarge(f"The file is larger than {self.limits.chunked_max_bytes} bytes.")
         project_id, scope = await self._attach_to(principal, task_id, post_id)
+        await self.purge_abandoned_uploads()  # cheap (indexed); keeps abandoned parts from piling up
         file_id = self._ports.ids.new_id()
         now = self._ports.clock.now()
         record = StoredFile(

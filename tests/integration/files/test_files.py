@@ -210,3 +210,29 @@ async def test_files_on_posts_follow_the_post(api: Api) -> None:
     both = await upload(api, author.headers, "d.png", PNG, post_id="post-1", task_id="x")
     assert_error(both, 422, "validation_error")
     assert len(stored_blobs(api)) == 2
+
+
+async def test_abandoned_uploads_are_dropped_after_a_day(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from adapters.memory.clock import FixedClock
+    from tests.integration.http.helpers import running_api
+
+    clock = FixedClock()
+    async with running_api(clock=clock, FILE_STORAGE_ROOT=str(tmp_path / "files")) as api:
+        owner = await api.member()
+        body = {"name": "x.pdf", "size": 100_000, "part_size": 65536}
+        first = assert_success(await api.client.post("/api/v1/files/uploads", json=body, headers=owner.headers), 201)
+        part = b"%PDF-1.4" + b"\0" * (65536 - 8)
+        sent = await api.client.put(
+            f"/api/v1/files/uploads/{first['id']}/parts/1", content=part, headers={**owner.headers, **digest(part)}
+        )
+        assert_success(sent)
+        assert len(stored_blobs(api)) == 1
+        clock.advance(timedelta(hours=25))
+        again = assert_success(await api.login(owner.email))
+        owner.headers = {"Authorization": f"Bearer {again['access_token']}"}
+        assert_success(await api.client.post("/api/v1/files/uploads", json=body, headers=owner.headers), 201)
+        gone = await api.client.get(f"/api/v1/files/uploads/{first['id']}", headers=owner.headers)
+        assert_error(gone, 404, "not_found")
+        assert stored_blobs(api) == []

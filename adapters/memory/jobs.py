@@ -34,6 +34,9 @@ from domain.ports import JobHandler
 
 logger = logging.getLogger("trellis.notify")
 
+#: how many jobs the in-process queue remembers (succeeded ones are forgotten first)
+KEEP_JOBS = 10_000
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -80,8 +83,17 @@ class MemoryJobQueue:
             max_attempts=self._max_attempts,
         )
         self._jobs[job.id] = job
+        self._forget_old_successes()
         self._queue().put_nowait(job.id)
         return copy.deepcopy(job)
+
+    def _forget_old_successes(self) -> None:
+        """Bound the memory: past ``KEEP_JOBS`` jobs, the oldest succeeded ones are forgotten (dead letters stay)."""
+        if len(self._jobs) <= KEEP_JOBS:
+            return
+        done = sorted((j for j in self._jobs.values() if j.state is JobState.SUCCEEDED), key=lambda j: j.updated_at)
+        for job in done[: len(self._jobs) - KEEP_JOBS]:
+            del self._jobs[job.id]
 
     async def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)

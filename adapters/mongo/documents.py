@@ -326,6 +326,11 @@ class TaskDocument(_TrellisDocument):
 
 ALL_DOCUMENTS: tuple[type[_TrellisDocument], ...] = (UserDocument, ProjectDocument, TaskDocument)
 
+# issue 9: posts and collections (their module imports this one, hence the late import)
+from adapters.mongo.content import CollectionDocument, PostDocument  # noqa: E402
+
+ALL_DOCUMENTS = (*ALL_DOCUMENTS, PostDocument, CollectionDocument)
+
 # issue 8: the files collection (its module imports this one, hence the late import)
 from adapters.mongo.files import FileDocument  # noqa: E402
 

@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from adapters.mongo.documents import LIVE, ProjectDocument, TaskDocument, UserDocument, _TrellisDocument
 from adapters.mongo.errors import translated
 from domain.board import Project, Task
+from domain.content import Collection, Post
 from domain.errors import Conflict, EmailTaken, NotFound, VersionConflict
 from domain.identity import User, normalise_email
 from domain.paging import Page, PageRequest
@@ -31,7 +32,7 @@ RawDocument = dict[str, Any]
 Filter = dict[str, Any]
 SessionProvider = Callable[[], AsyncClientSession | None]
 
-E = TypeVar("E", User, Project, Task)
+E = TypeVar("E", User, Project, Task, Post, Collection)
 D = TypeVar("D", bound=_TrellisDocument)
 
 # Domain sort names that are stored under another name (none today; kept explicit so a

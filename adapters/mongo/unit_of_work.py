@@ -24,6 +24,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
+from adapters.mongo.content import MongoCollectionRepository, MongoPostRepository
 from adapters.mongo.errors import translated
 from adapters.mongo.repositories import MongoProjectRepository, MongoTaskRepository, MongoUserRepository
 
@@ -43,6 +44,8 @@ class MongoUnitOfWork:
         self.users = MongoUserRepository(database, self.active_session)
         self.projects = MongoProjectRepository(database, self.active_session)
         self.tasks = MongoTaskRepository(database, self.active_session)
+        self.posts = MongoPostRepository(database, self.active_session)
+        self.collections = MongoCollectionRepository(database, self.active_session)
 
     def active_session(self) -> AsyncClientSession | None:
         """The session of the transaction open in this task on this client, if any."""

@@ -131,7 +131,7 @@ class ProjectService:
         return saved
 
     async def delete(self, principal: Principal, project_id: str, expected_version: int | None = None) -> None:
-        """Soft-delete the project and, in the same transaction, its tasks."""
+        """Soft-delete the project and, in the same transaction, its tasks and posts."""
         uow = self._ports.uow
         project = ensure_changeable(principal, await uow.projects.get(project_id))
         check_if_match(project.version, expected_version)
@@ -142,6 +142,7 @@ class ProjectService:
         async with uow.transaction():
             await uow.projects.update(project, read_version)
             removed_tasks = await uow.tasks.soft_delete_for_project(project.id, now)
+            await uow.posts.soft_delete_for_project(project.id, now)
         buffer = EventBuffer(self._ports, principal.user_id)
         buffer.record(
             ev.PROJECT_DELETED,

@@ -36,11 +36,13 @@ from adapters.security.tokens import (
 from application.accounts import AccountService
 from application.analysis import PostAnalysisScheduler, TextAnalysisService
 from application.caching import CacheInvalidator, ReadCache
+from application.collections import CollectionService
 from application.common import Ports
 from application.files import FileService
 from application.jobs import JobService
 from application.maintenance import MaintenanceService
 from application.oidc import OidcLoginService
+from application.posts import PostService
 from application.projects import ProjectService
 from application.tasks import TaskService
 from application.transfer import TransferService
@@ -81,6 +83,8 @@ class Container:
     projects: ProjectService
     tasks: TaskService
     users: UserAdminService
+    posts: PostService  # issue 9
+    collections: CollectionService  # issue 9
     checks: dict[str, Check] = field(default_factory=dict)
     closers: list[Closer] = field(default_factory=list)
     # issue 6: live events (channels plugin + numbered history), fed by every domain event
@@ -206,6 +210,8 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
         projects=ProjectService(ports, read_cache),
         tasks=TaskService(ports, read_cache),
         users=UserAdminService(ports),
+        posts=PostService(ports),
+        collections=CollectionService(ports),
         checks=checks,
         closers=closers,
         cache=cache,

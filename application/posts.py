@@ -9,9 +9,11 @@ publishes ``post.analyzed``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from application.common import EventBuffer, Ports, check_if_match
 from domain import events as ev
+from domain.analysis import TextAnalysis
 from domain.board import Project, raise_if_problems
 from domain.content import (
     AnalysisStatus,
@@ -39,6 +41,21 @@ class NewPost:
     title: str
     body: str = ""
     project_id: str | None = None
+
+
+def analysis_done(result: TextAnalysis, at: datetime) -> PostAnalysis:
+    """A TextAnalyzer's result as a post's finished analysis."""
+    return PostAnalysis(
+        status=AnalysisStatus.DONE,
+        sentiment=result.sentiment.value,
+        positive=result.scores.positive,
+        neutral=result.scores.neutral,
+        negative=result.scores.negative,
+        language=result.language,
+        key_phrases=tuple(result.key_phrases),
+        analyzer=result.analyzer,
+        analyzed_at=at,
+    )
 
 
 def post_summary(post: Post) -> dict[str, object]:
@@ -116,7 +133,7 @@ class PostService:
         await self._ports.uow.posts.update(post, read_version)
         await self._announce(principal.user_id, ev.POST_DELETED, post)
 
-    async def record_analysis(self, post_id: str, analysis: PostAnalysis) -> Post | None:
+    async def record_analysis(self, post_id: str, result: PostAnalysis | TextAnalysis) -> Post | None:
         """Store what the analyser said about a post and publish ``post.analyzed``.
 
         For the analysis worker (no caller to authorise). Returns None when the post is gone
@@ -124,6 +141,7 @@ class PostService:
         a result for text that changed since is still stored — the edit set ``pending`` and
         published ``post.updated``, so a newer analysis follows and overwrites it.
         """
+        analysis = result if isinstance(result, PostAnalysis) else analysis_done(result, self._ports.clock.now())
         for remaining in range(ANALYSIS_WRITE_ATTEMPTS - 1, -1, -1):
             post = await self._ports.uow.posts.get(post_id)
             if post is None:

@@ -15,10 +15,12 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.http.controllers.analysis import AnalysisController
 from entrypoints.http.controllers.auth import AuthController
+from entrypoints.http.controllers.collections import CollectionController
 from entrypoints.http.controllers.files import FileController
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.jobs import JobController
 from entrypoints.http.controllers.oidc import OidcController
+from entrypoints.http.controllers.posts import PostController
 from entrypoints.http.controllers.projects import ProjectController
 from entrypoints.http.controllers.tasks import TaskController
 from entrypoints.http.controllers.transfer import TransferController
@@ -79,6 +81,8 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="auth", description="Accounts and tokens"),
             Tag(name="projects", description="Projects and the tasks under them"),
             Tag(name="tasks", description="Single tasks"),
+            Tag(name="posts", description="Status posts, following their project's visibility"),
+            Tag(name="collections", description="Your ordered collections of posts (owner and admins only)"),
             Tag(name="users", description="Account administration (admins only)"),
             Tag(name="jobs", description="Background job status; dead letters and retry (admins)"),
             Tag(name="files", description="File uploads, downloads and resumable uploads"),
@@ -128,6 +132,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     api.register(FileController)  # issue 8: /api/v1/files
     api.register(live_events)  # issue 6: websocket /api/v1/ws
+    for content in (PostController, CollectionController):  # issue 9: posts and collections
+        api.register(content)
     for issue10 in (JobController, TransferController):  # job status, import/export
         api.register(issue10)
     api.register(analytics_counters)  # issue 6: GET /api/v1/analytics

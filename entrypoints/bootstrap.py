@@ -466,6 +466,7 @@ def _post_analysis(container: Container, analyzer: TextAnalyzer) -> PostAnalysis
 
     return PostAnalysisScheduler(analyzer, post_text, record)
 
+
 @dataclass(slots=True)
 class JobsWiring:
     """Issue 10: the job queue and what runs on it or on the scheduler."""

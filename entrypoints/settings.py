@@ -328,6 +328,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         **_jobs(env),
     )
 
+
 def _jobs(env: Mapping[str, str]) -> dict[str, Any]:
     """Issue 10: JOB_QUEUE (memory|redis; redis when REDIS_URL is set), retries, retention, imports, schedules."""
     queue = (_optional(env, "JOB_QUEUE") or ("redis" if _optional(env, "REDIS_URL") else "memory")).lower()

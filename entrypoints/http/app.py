@@ -134,11 +134,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     api.register(live_events)  # issue 6: websocket /api/v1/ws
     for content in (PostController, CollectionController):  # issue 9: posts and collections
         api.register(content)
-    for issue10 in (JobController, TransferController):  # job status, import/export
-        api.register(issue10)
-    api.register(analytics_counters)  # issue 6: GET /api/v1/analytics
     for issue9 in (WeatherController, ProjectWeatherController, AnalysisController):  # weather, text analysis
         api.register(issue9)
+    api.register(analytics_counters)  # issue 6: GET /api/v1/analytics
+    for issue10 in (JobController, TransferController):  # job status, import/export
+        api.register(issue10)
     cors = cors_config(settings)
     app = Litestar(
         route_handlers=[api, HealthController, openapi_document],

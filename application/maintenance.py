@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from application.common import EventBuffer, Ports
-from domain import events as ev
-from domain.board import Project, Task, progress_from_totals
+from application.tasks import recompute_progress
+from domain.board import Project, Task
 from domain.errors import NotFound, VersionConflict
 from domain.paging import PageRequest, Sort
 from domain.ports import Notifier, ProjectQuery, TaskQuery
@@ -57,22 +57,9 @@ class MaintenanceService:
             project = await uow.projects.get(project_id)
             if project is None:
                 return False
-            count, total = await uow.tasks.progress_totals(project.id)
-            progress = progress_from_totals(count, total)
-            if progress == project.progress:
-                return False
-            previous, read_version = project.progress, project.version
-            project.progress = progress
-            project.updated_at = self._ports.clock.now()
-            saved = await uow.projects.update(project, read_version)
-            buffer.record(
-                ev.PROJECT_PROGRESS_CHANGED,
-                {"project_id": saved.id, "progress": saved.progress, "previous": previous, "version": saved.version},
-                project_id=saved.id,
-                user_id=saved.owner_id,
-            )
+            changed = await recompute_progress(uow, project, buffer)
         await buffer.publish()
-        return True
+        return changed
 
     async def overdue_digest(self) -> dict[str, Any]:
         """One message per owner listing their open tasks whose finish date has passed."""

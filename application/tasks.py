@@ -84,7 +84,7 @@ class TaskService:
                 buffer.record(ev.TASK_CREATED, task_summary(task), project_id=project.id)
                 if task.completed:
                     buffer.record(ev.TASK_COMPLETED, task_summary(task), project_id=project.id)
-                await _recompute_progress(uow, project, buffer)
+                await recompute_progress(uow, project, buffer)
             await buffer.publish()
             return task
 
@@ -134,7 +134,7 @@ class TaskService:
                 buffer.record(ev.TASK_UPDATED, task_summary(saved), project_id=project.id)
                 if saved.completed and not was_completed:
                     buffer.record(ev.TASK_COMPLETED, task_summary(saved), project_id=project.id)
-                await _recompute_progress(uow, project, buffer)
+                await recompute_progress(uow, project, buffer)
             await buffer.publish()
             return saved
 
@@ -155,7 +155,7 @@ class TaskService:
                 task.updated_at = now
                 await uow.tasks.update(task, read_version)
                 buffer.record(ev.TASK_DELETED, {"task_id": task.id, "project_id": project.id}, project_id=project.id)
-                await _recompute_progress(uow, project, buffer)
+                await recompute_progress(uow, project, buffer)
             await buffer.publish()
 
         await retry_on_derived_conflict(attempt)
@@ -172,12 +172,16 @@ class TaskService:
         return task, project
 
 
-async def _recompute_progress(uow: UnitOfWork, project: Project, buffer: EventBuffer) -> None:
-    """Derive the project's progress from its live tasks (idempotent; repairs any drift)."""
+async def recompute_progress(uow: UnitOfWork, project: Project, buffer: EventBuffer) -> bool:
+    """Derive the project's progress from its live tasks (idempotent; repairs any drift).
+
+    Runs inside the caller's transaction; records ``project.progress_changed`` and returns
+    True when the stored progress changed.
+    """
     count, total = await uow.tasks.progress_totals(project.id)
     progress = progress_from_totals(count, total)
     if progress == project.progress:
-        return
+        return False
     read_version = project.version
     previous = project.progress
     project.progress = progress
@@ -189,3 +193,4 @@ async def _recompute_progress(uow: UnitOfWork, project: Project, buffer: EventBu
         project_id=saved.id,
         user_id=saved.owner_id,
     )
+    return True

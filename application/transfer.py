@@ -18,8 +18,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from application.common import EventBuffer, Ports
+from application.tasks import recompute_progress
 from domain import events as ev
-from domain.board import Project, Task, ensure_changeable, ensure_visible, progress_from_totals
+from domain.board import Project, Task, ensure_changeable, ensure_visible
 from domain.errors import FieldProblem, NotFound, ValidationFailed
 from domain.identity import Principal, Role
 from domain.jobs import Job, JobFailed
@@ -186,21 +187,7 @@ class TransferService:
         )
 
     async def _recompute(self, project: Project, buffer: EventBuffer) -> None:
-        uow = self._ports.uow
-        count, total = await uow.tasks.progress_totals(project.id)
-        progress = progress_from_totals(count, total)
-        if progress == project.progress:
-            return
-        previous, read_version = project.progress, project.version
-        project.progress = progress
-        project.updated_at = self._ports.clock.now()
-        saved = await uow.projects.update(project, read_version)
-        buffer.record(
-            ev.PROJECT_PROGRESS_CHANGED,
-            {"project_id": saved.id, "progress": saved.progress, "previous": previous, "version": saved.version},
-            project_id=saved.id,
-            user_id=saved.owner_id,
-        )
+        await recompute_progress(self._ports.uow, project, buffer)
 
     # --- export -----------------------------------------------------------------------------
 

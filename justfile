@@ -68,3 +68,20 @@ validate-deploy: sync
 # every check and test, as CI runs it (REQUIRE_REAL_SERVICES=1 makes a missing server a failure)
 test: sync test-deps lint validate-deploy
     uv run --frozen pytest --cov --cov-report=term-missing:skip-covered {{ if env("CI", "") != "" { "-p no:cacheprovider" } else { "" } }}
+
+# load benchmark (issue 12): Trellis embedded and with Redis vs bare Litestar and a FastAPI peer; wrk (apt) if missing
+bench *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    need=()
+    command -v wrk >/dev/null 2>&1 || need+=(wrk)
+    command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+    if [ ${#need[@]} -gt 0 ]; then
+        if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "bench: please install: ${need[*]} (apt-get install)" >&2; exit 1; fi
+        echo "bench: installing ${need[*]}" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    uv sync --frozen --quiet --group bench
+    exec uv run --frozen --group bench python bench/run.py {{args}}

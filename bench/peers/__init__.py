@@ -1,0 +1,1 @@
+"""Benchmark reference apps; not part of the product (see README.md)."""

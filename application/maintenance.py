@@ -1,4 +1,5 @@
-"""Scheduled maintenance: purge old soft-deleted records, repair project progress, overdue digest.
+"""Scheduled maintenance: purge old soft-deleted records, repair project progress, overdue digest,
+refresh the weather of sites with a finish date coming up.
 
 Each use case is idempotent, so a run repeated after a crash (or by a second scheduler that
 won the lock later) does no harm. Scheduling, locks and counting live in ``entrypoints/worker``.
@@ -6,26 +7,36 @@ won the lock later) does no harm. Scheduling, locks and counting live in ``entry
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from application.common import EventBuffer, Ports
 from application.tasks import recompute_progress
+from application.weather import WeatherService
 from domain.board import Project, Task
-from domain.errors import NotFound, VersionConflict
+from domain.errors import NotFound, UnknownPlace, VersionConflict, WeatherUnavailable
 from domain.paging import PageRequest, Sort
 from domain.ports import Notifier, ProjectQuery, TaskQuery
 
+logger = logging.getLogger("trellis.maintenance")
+
 BATCH = 100
 DIGEST_MAX_LINES = 50
+#: a site's weather is refreshed while its project or one of its open tasks finishes within this many days
+WEATHER_AHEAD_DAYS = 5
 
 
 class MaintenanceService:
-    def __init__(self, ports: Ports, notifier: Notifier, retention_days: int) -> None:
+    def __init__(
+        self, ports: Ports, notifier: Notifier, retention_days: int, weather: WeatherService | None = None
+    ) -> None:
         self._ports = ports
         self._notifier = notifier
         self._retention = timedelta(days=retention_days)
+        self._weather = weather
+        self._weather_skip_logged = False
 
     async def purge_deleted(self) -> dict[str, Any]:
         """Remove for good what was soft-deleted longer ago than the retention period."""
@@ -81,6 +92,41 @@ class MaintenanceService:
             body = "\n".join(lines + ([f"… and {more} more"] if more > 0 else []))
             await self._notifier.notify(owner_id, f"{counts[owner_id]} overdue task(s)", body)
         return {"owners": len(per_owner), "tasks": sum(counts.values())}
+
+    async def refresh_weather(self) -> dict[str, Any]:
+        """Refresh the cached forecast of every site whose project (or an open task of it) finishes
+        in the next ``WEATHER_AHEAD_DAYS`` days; one provider call per point, whatever shares it."""
+        weather = self._weather
+        if weather is None or not weather.configured:
+            if not self._weather_skip_logged:
+                self._weather_skip_logged = True
+                logger.warning("weather refresh skipped: no weather provider (set OPENWEATHER_API_KEY)")
+            return {"skipped": "not_configured"}
+        today = self._ports.clock.now().date()
+        until = today + timedelta(days=WEATHER_AHEAD_DAYS)
+        refreshed: set[tuple[float, float]] = set()
+        projects = failed = 0
+        async for project in self._projects():
+            if project.site is None or not await self._finishes_soon(project, today, until):
+                continue
+            projects += 1
+            try:
+                point = await weather.site_point(project.site)
+                if (point.lat, point.lon) not in refreshed:
+                    await weather.at_point(point, refresh=True)
+                    refreshed.add((point.lat, point.lon))
+            except (WeatherUnavailable, UnknownPlace) as error:
+                failed += 1
+                logger.warning("weather refresh failed project=%s: %s", project.id, error)
+        return {"projects": projects, "points": len(refreshed), "failed": failed}
+
+    async def _finishes_soon(self, project: Project, today: date, until: date) -> bool:
+        if project.finish_date is not None and today <= project.finish_date <= until:
+            return True
+        async for task in self._tasks(project.id):
+            if not task.completed and task.finish_date is not None and today <= task.finish_date <= until:
+                return True
+        return False
 
     async def _projects(self) -> AsyncIterator[Project]:
         page_number = 1

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from application.common import Ports
-from domain.board import PLACE_MAX, Project, Task, ensure_visible
+from domain.board import PLACE_MAX, Project, SiteLocation, Task, ensure_visible
 from domain.errors import DependencyUnavailable, FieldProblem, NoSiteLocation, ValidationFailed, WeatherUnavailable
 from domain.identity import Principal
 from domain.paging import PageRequest
@@ -102,11 +102,12 @@ class WeatherService:
         await self._cache_set(key, _point_json(point))
         return point
 
-    async def at_point(self, point: GeoPoint) -> WeatherReport:
+    async def at_point(self, point: GeoPoint, *, refresh: bool = False) -> WeatherReport:
+        """The report for ``point`` (cached); ``refresh`` asks the provider again and replaces the entry."""
         provider = self._require()
         rounded = point.rounded(ROUND_DECIMALS)
         key = f"weather:{FORMAT}:at:{rounded.lat:.{ROUND_DECIMALS}f}:{rounded.lon:.{ROUND_DECIMALS}f}"
-        cached_report = await self._cache_get(key, _report_from)
+        cached_report = None if refresh else await self._cache_get(key, _report_from)
         if cached_report is not None:
             return cached_report
         current = await provider.current(rounded.lat, rounded.lon)
@@ -120,6 +121,15 @@ class WeatherService:
         report = WeatherReport(location=named, current=current, forecast=forecast)
         await self._cache_set(key, _report_json(report))
         return report
+
+    async def site_point(self, site: SiteLocation) -> GeoPoint:
+        """A project site's point, rounded as reports are cached (a place is geocoded, cached)."""
+        if site.lat is not None and site.lon is not None:
+            point = GeoPoint(site.lat, site.lon, site.place)
+        else:
+            assert site.place is not None  # a site has a place or coordinates (SiteLocation.problems)
+            point = await self.geocode(site.place)
+        return point.rounded(ROUND_DECIMALS)
 
     async def for_project(self, principal: Principal, project_id: str) -> ProjectWeather:
         """The site's forecast and the risk on every finish date inside it (404 when invisible)."""

@@ -30,6 +30,10 @@ COLLECTION_UPDATED = "collection.updated"
 COLLECTION_DELETED = "collection.deleted"
 COLLECTION_POST_ADDED = "collection.post_added"
 COLLECTION_POST_REMOVED = "collection.post_removed"
+#: a background job's state or progress changed (to its owner's ``user:<id>`` channel)
+JOB_PROGRESS = "job.progress"
+JOB_SUCCEEDED = "job.succeeded"
+JOB_FAILED = "job.failed"
 
 EVENT_NAMES: frozenset[str] = frozenset(
     {
@@ -52,6 +56,9 @@ EVENT_NAMES: frozenset[str] = frozenset(
         COLLECTION_DELETED,
         COLLECTION_POST_ADDED,
         COLLECTION_POST_REMOVED,
+        JOB_PROGRESS,
+        JOB_SUCCEEDED,
+        JOB_FAILED,
     }
 )
 

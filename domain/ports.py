@@ -430,6 +430,12 @@ class JobHandler(Protocol):
         at once (no retry); any other exception fails the attempt (retried with backoff)."""
 
 
+class JobObserver(Protocol):
+    async def __call__(self, job: Job) -> None:
+        """Told by the queue, after the status was stored, each time a job's state or progress
+        changed (a copy of the job). Must not raise; it must not slow the job down either."""
+
+
 class JobQueue(Protocol):
     """Jobs handed to workers, and their status (``domain.jobs.Job``).
 
@@ -443,6 +449,8 @@ class JobQueue(Protocol):
     - ``list`` pages jobs by state, newest first; ``retry`` puts a ``failed`` job back (attempts
       reset); ``NotFound`` for an unknown id, ``Conflict`` for a job that has not failed.
     - A store that cannot be reached raises ``DependencyUnavailable``.
+    - A ``JobObserver`` given to the adapter is awaited after each stored change of a running
+      job (running, progress, queued again, succeeded, failed).
     """
 
     def register(self, kind: str, handler: JobHandler) -> None: ...

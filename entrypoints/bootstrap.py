@@ -224,7 +224,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     container.files = await _files(
         settings, ports, database.database if settings.mongodb_url else None, checks, closers
     )
-    container.jobs = await _jobs(settings, ports, closers)
+    container.jobs = await _jobs(settings, ports, closers, container.weather)
     return container
 
 
@@ -480,10 +480,14 @@ class JobsWiring:
     transfer: TransferService
 
 
-async def _jobs(settings: Settings, ports: Ports, closers: list[Closer]) -> JobsWiring:
+async def _jobs(
+    settings: Settings, ports: Ports, closers: list[Closer], weather: WeatherService | None = None
+) -> JobsWiring:
     """SAQ on Redis (run ``trellis worker``) when JOB_QUEUE=redis, else the in-process queue whose
-    worker runs inside this process."""
+    worker runs inside this process. Job changes are published as ``job.*`` events through the
+    container's event publisher, so a worker's reach the API's websockets over the same Redis streams."""
     from adapters.memory.jobs import LogNotifier, MemoryJobQueue, MemoryScheduleStore
+    from application.jobs import JobEvents
 
     queue: JobQueue
     schedule: ScheduleStore
@@ -499,18 +503,21 @@ async def _jobs(settings: Settings, ports: Ports, closers: list[Closer]) -> Jobs
             backoff_seconds=backoff,
             timeout_seconds=timeout,
             install_signal_handlers=False,
+            observer=JobEvents(ports),
         )
         closers.append(saq.close)
         queue, schedule, embedded = saq, RedisScheduleStore(client), False
     else:
         _announce_default("jobs", "in-process job queue; queued jobs are lost on restart (set REDIS_URL)")
-        memory = MemoryJobQueue(max_attempts=attempts, backoff_seconds=backoff, timeout_seconds=timeout)
+        memory = MemoryJobQueue(
+            max_attempts=attempts, backoff_seconds=backoff, timeout_seconds=timeout, observer=JobEvents(ports)
+        )
         queue, schedule, embedded = memory, MemoryScheduleStore(), True
     notifier = LogNotifier()
     wiring = JobsWiring(
         queue=queue,
         service=JobService(queue),
-        maintenance=MaintenanceService(ports, notifier, settings.retention_days),
+        maintenance=MaintenanceService(ports, notifier, settings.retention_days, weather),
         schedule=schedule,
         notifier=notifier,
         embedded_worker=embedded,

@@ -98,6 +98,7 @@ class Settings:
     schedule_purge_seconds: int = 24 * 3600
     schedule_progress_seconds: int = 3600
     schedule_digest_seconds: int = 24 * 3600
+    schedule_weather_seconds: int = 3 * 3600
     provider_retry_backoff_ms: int = 500  # first retry delay of the weather and Azure adapters (doubles)
 
     @property
@@ -349,4 +350,5 @@ def _jobs(env: Mapping[str, str]) -> dict[str, Any]:
         "schedule_purge_seconds": _int(env, "SCHEDULE_PURGE_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
         "schedule_progress_seconds": _int(env, "SCHEDULE_PROGRESS_SECONDS", 3600, 1, 30 * 24 * 3600),
         "schedule_digest_seconds": _int(env, "SCHEDULE_DIGEST_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
+        "schedule_weather_seconds": _int(env, "SCHEDULE_WEATHER_SECONDS", 3 * 3600, 1, 30 * 24 * 3600),
     }

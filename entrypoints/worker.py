@@ -115,6 +115,9 @@ def scheduled_jobs(settings: Settings, container: Any) -> list[ScheduledJob]:
             "recompute_progress", timedelta(seconds=settings.schedule_progress_seconds), maintenance.recompute_progress
         ),
         ScheduledJob("overdue_digest", timedelta(seconds=settings.schedule_digest_seconds), maintenance.overdue_digest),
+        ScheduledJob(
+            "refresh_weather", timedelta(seconds=settings.schedule_weather_seconds), maintenance.refresh_weather
+        ),
     ]
 
 

@@ -30,7 +30,7 @@ from domain.jobs import (
     clamp_progress,
 )
 from domain.paging import Page, PageRequest
-from domain.ports import JobHandler
+from domain.ports import JobHandler, JobObserver
 
 logger = logging.getLogger("trellis.notify")
 
@@ -50,7 +50,9 @@ class MemoryJobQueue:
         backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         clock: Callable[[], datetime] = _now,
+        observer: JobObserver | None = None,
     ) -> None:
+        self._observer = observer
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._timeout = timeout_seconds
@@ -165,10 +167,14 @@ class MemoryJobQueue:
         job.started_at = job.updated_at = self._clock()
 
         async def progress(percent: float) -> None:
+            before = job.progress
             job.progress = clamp_progress(percent)
             job.updated_at = self._clock()
+            if job.progress != before:
+                await self._changed(job)
 
         try:
+            await self._changed(job)
             if handler is None:
                 raise JobFailed(f"no handler for job kind {job.kind!r}")
             async with asyncio.timeout(self._timeout):
@@ -187,6 +193,11 @@ class MemoryJobQueue:
         else:
             job.state, job.progress, job.result = JobState.SUCCEEDED, 100, result
             job.finished_at = job.updated_at = self._clock()
+        await self._changed(job)
+
+    async def _changed(self, job: Job) -> None:
+        if self._observer is not None:
+            await self._observer(copy.deepcopy(job))
 
     def _fail(self, job: Job, message: str, result: dict[str, Any] | None = None) -> None:
         job.add_error(message)

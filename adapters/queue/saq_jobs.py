@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import uuid
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ from domain.jobs import (
     clamp_progress,
 )
 from domain.paging import Page, PageRequest
-from domain.ports import JobHandler
+from domain.ports import JobHandler, JobObserver
 
 FUNCTION = "trellis_job"
 BACKOFF_CAP_SECONDS = 300.0
@@ -121,8 +122,10 @@ class SaqJobQueue:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         status_ttl_seconds: int = 30 * 24 * 3600,
         install_signal_handlers: bool = True,
+        observer: JobObserver | None = None,
     ) -> None:
         self._redis = redis
+        self._observer = observer
 
         self._queue = RedisQueue(redis, name=name)
         self._prefix = f"trellis:jobs:{name}"
@@ -240,11 +243,15 @@ class SaqJobQueue:
         job.state, job.attempts = JobState.RUNNING, saq_job.attempts
         job.started_at = job.updated_at = _now()
         await self._save(job, previous)
+        await self._changed(job)
 
         async def progress(percent: float) -> None:
+            before = job.progress
             job.progress = clamp_progress(percent)
             job.updated_at = _now()
             await self._save(job, JobState.RUNNING)
+            if job.progress != before:
+                await self._changed(job)
 
         try:
             handler = self._handlers.get(job.kind)
@@ -262,6 +269,7 @@ class SaqJobQueue:
             job.state, job.result = JobState.FAILED, failure.result
             job.finished_at = job.updated_at = _now()
             await self._save(job, JobState.RUNNING)
+            await self._changed(job)
             return
         except Exception as error:
             message = (
@@ -275,6 +283,7 @@ class SaqJobQueue:
             if job.state is JobState.FAILED:
                 job.finished_at = job.updated_at
             await self._save(job, JobState.RUNNING)
+            await self._changed(job)
             raise
         finally:
             if current is not None:
@@ -282,6 +291,11 @@ class SaqJobQueue:
         job.state, job.progress, job.result = JobState.SUCCEEDED, 100, result
         job.finished_at = job.updated_at = _now()
         await self._save(job, JobState.RUNNING)
+        await self._changed(job)
+
+    async def _changed(self, job: Job) -> None:
+        if self._observer is not None:
+            await self._observer(copy.deepcopy(job))
 
     async def start_worker(self, concurrency: int = 2) -> None:
         if self._worker is not None:

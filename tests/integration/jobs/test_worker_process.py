@@ -5,6 +5,7 @@ HTTP is run by the worker; SIGTERM stops the worker cleanly (exit 0)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -123,6 +124,14 @@ async def run_import_through_the_worker(api: Api, worker: WorkerProcess) -> None
     assert job["state"] == "succeeded", (job, worker.log()[-3000:])
     assert job["result"]["accepted"] == 2
     assert sorted(t.title for t in await api.stored_tasks(project["id"])) == ["One", "Two"]
+    # the worker process announced the job on the owner's channel through the shared Redis streams
+    live = api.container.live
+    assert live is not None
+    history = [json.loads(m) for m in await live.backend.get_history(f"user:{owner.user_id}")]
+    announced = [(m["event"], m["data"]["state"]) for m in history if m["event"].startswith("job.")]
+    assert announced[0] == ("job.progress", "running"), announced
+    assert announced[-1] == ("job.succeeded", "succeeded"), announced
+    assert all(m["data"]["job_id"] == job_id for m in history if m["event"].startswith("job."))
 
 
 async def test_the_import_command_draws_progress_and_reports_the_result(env: dict[str, str], tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from entrypoints.observability.metrics import (
     UNMATCHED_ROUTE,
     metrics_endpoint,
 )
-from entrypoints.observability.tracing import build_tracer_provider
+from entrypoints.observability.tracing import build_tracer_provider, instrument_outbound, uninstrument_outbound
 from entrypoints.settings import Settings
 
 log = structlog.get_logger("trellis.access")
@@ -240,6 +240,8 @@ def instrument(app: Litestar, settings: Settings) -> Litestar:
     if provider is not None and not _global_provider_set:
         trace.set_tracer_provider(provider)  # outbound instrumentation shares the service's provider
         _global_provider_set = True
+    if provider is not None:
+        instrument_outbound(provider)  # before bootstrap (the lifespan) creates the clients
     app.register(metrics_endpoint)
     app.asgi_handler = ObservabilityMiddleware(
         app.asgi_handler, log_bodies=settings.log_level == "DEBUG", tracer_provider=provider
@@ -248,6 +250,7 @@ def instrument(app: Litestar, settings: Settings) -> Litestar:
 
         async def flush_spans() -> None:
             provider.force_flush(timeout_millis=5000)
+            uninstrument_outbound()
 
         app.on_shutdown.append(flush_spans)
     return app

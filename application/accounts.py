@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,9 +18,10 @@ from domain.errors import (
     NotFound,
     RateLimited,
     ValidationFailed,
+    VersionConflict,
 )
 from domain.identity import Principal, Role, User, check_password_policy, normalise_email
-from domain.ports import AccessClaims, PasswordHasher, RateLimiter, RefreshTokenStore, TokenService
+from domain.ports import AccessClaims, Cache, PasswordHasher, RateLimiter, RefreshTokenStore, TokenService
 
 DISPLAY_NAME_MAX = 100
 #: login brute force: this many failed passwords per account (whatever the client IP) locks it out
@@ -29,6 +31,12 @@ LOGIN_FAILURES_RATE = "5 per 15 minutes"
 #: lookup and its authentication share one signature check
 VERIFIED_MEMO_TTL = timedelta(seconds=30)
 VERIFIED_MEMO_SIZE = 4096
+
+#: single-token logout: a revoked access token's jti is kept in the cache under this prefix
+REVOKED_JTI_PREFIX = "revoked-jti:"
+#: ...until the token would have expired anyway, plus this margin: the token service still
+#: accepts a token a few seconds past ``exp`` (clock-skew leeway)
+REVOCATION_MARGIN = timedelta(minutes=1)
 
 _log = logging.getLogger("trellis.accounts")
 EMAIL_MAX = 254
@@ -58,8 +66,10 @@ class AccountService:
         tokens: TokenService,
         refresh_store: RefreshTokenStore,
         login_throttle: RateLimiter | None = None,
+        revocations: Cache | None = None,
     ) -> None:
         self._ports = ports
+        self._revocations = revocations
         self._login_throttle = login_throttle
         self._verified: dict[str, tuple[datetime, AccessClaims]] = {}
         self._hasher = hasher
@@ -151,7 +161,7 @@ class AccountService:
         now = self._ports.clock.now()
         claims = self._tokens.read_refresh(refresh_token, now)
         user = await self._ports.uow.users.get(claims.subject)
-        if user is None or not user.active:
+        if user is None or not user.active or not user.accepts_token_issued_at(claims.issued_at):
             await self._refresh.revoke_family(claims.family_id)
             raise InvalidToken()
         new_token_id = self._ports.ids.new_id()
@@ -159,9 +169,52 @@ class AccountService:
             raise InvalidToken("The refresh token was already used or revoked; sign in again.")
         return self._pair(user, claims.family_id, new_token_id, now)[0]
 
-    async def logout(self, refresh_token: str) -> None:
+    async def logout(self, refresh_token: str, access_token: str | None = None) -> None:
+        """Revoke the refresh token's family and, when given, the access token (by its jti)."""
         claims = self._tokens.read_refresh(refresh_token, self._ports.clock.now())
+        if access_token is not None:
+            await self.revoke_access(access_token)
         await self._refresh.revoke_family(claims.family_id)
+
+    async def logout_everywhere(self, principal: Principal, access_token: str | None = None) -> None:
+        """Every access and refresh token of the caller issued before now stops working.
+
+        The cutoff is one field on the user (no list of tokens); ``authenticate`` and ``refresh``
+        compare each token's ``iat`` with it. The caller's own access token is also revoked by
+        jti, since the cutoff spares tokens issued in the same second.
+        """
+        for attempt in range(3):
+            user = await self._ports.uow.users.get(principal.user_id)
+            if user is None:
+                raise NotFound("The user does not exist.")
+            now = self._ports.clock.now()
+            user.revoke_tokens(now)
+            user.updated_at = now
+            try:
+                await self._ports.uow.users.update(user, user.version)
+                break
+            except VersionConflict:
+                if attempt == 2:
+                    raise
+        _log.info("security_event: logout_everywhere user_id=%s", principal.user_id)
+        if access_token is not None:
+            await self.revoke_access(access_token)
+
+    async def revoke_access(self, access_token: str) -> None:
+        """Put a valid access token's jti in the revoked set until the token would expire.
+
+        A token that no longer verifies (expired, not ours) has nothing left to revoke. A cache
+        outage raises ``DependencyUnavailable`` (503): the caller must know the token still works.
+        """
+        if self._revocations is None:
+            return
+        now = self._ports.clock.now()
+        try:
+            claims = self._tokens.verify_access(access_token, now)
+        except InvalidToken:
+            return
+        ttl = max(1, math.ceil((claims.expires_at + REVOCATION_MARGIN - now).total_seconds()))
+        await self._revocations.set(REVOKED_JTI_PREFIX + claims.jti, b"1", ttl)
 
     def access_subject(self, access_token: str) -> str | None:
         """The user id of a valid access token (signature and claims checked), else None.
@@ -188,17 +241,34 @@ class AccountService:
     async def authenticate(self, access_token: str) -> Principal:
         """The caller behind a bearer token, with the roles the user holds *now*."""
         claims = self._verified_claims(access_token)
-        user = await self._ports.uow.users.get(claims.subject)
-        if user is None or not user.active:
-            raise InvalidToken()
-        return user.principal
+        return (await self._live_user(claims)).principal
 
     async def verify(self, access_token: str) -> TokenCheck:
         claims = self._tokens.verify_access(access_token, self._ports.clock.now())
+        return TokenCheck(claims=claims, user=await self._live_user(claims))
+
+    async def _live_user(self, claims: AccessClaims) -> User:
+        """The user behind verified claims, if the account is active and the token not revoked
+        (neither by the user's logout-everywhere cutoff nor by its jti)."""
         user = await self._ports.uow.users.get(claims.subject)
-        if user is None or not user.active:
+        if user is None or not user.active or not user.accepts_token_issued_at(claims.issued_at):
             raise InvalidToken()
-        return TokenCheck(claims=claims, user=user)
+        if await self._jti_revoked(claims.jti):
+            raise InvalidToken("The access token was revoked; sign in again.")
+        return user
+
+    async def _jti_revoked(self, jti: str) -> bool:
+        """One cache read. Fails open on a cache outage: the revoked set only serves single-token
+        logout of a short-lived access token, while logout-everywhere and deactivation live on
+        the user record read above, so an outage degrades logout of one session and never turns
+        every authenticated request into a 503."""
+        if self._revocations is None:
+            return False
+        try:
+            return await self._revocations.get(REVOKED_JTI_PREFIX + jti) is not None
+        except DependencyUnavailable:
+            _log.warning("revocation_check_unavailable: failing open for this request")
+            return False
 
     async def me(self, principal: Principal) -> User:
         user = await self._ports.uow.users.get(principal.user_id)

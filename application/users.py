@@ -2,7 +2,8 @@
 
 Deactivating a user takes effect at once: every request re-reads the user behind an access
 token (``AccountService.authenticate``), and a refresh token of an inactive user is refused
-and its family revoked on first use (``AccountService.refresh``).
+and its family revoked on first use (``AccountService.refresh``). Deactivation also sets the
+user's token cutoff, so tokens issued before it stay refused after a later reactivation.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class UserAdminService:
         if (user.roles, user.active) == (before_roles, before_active):
             return user  # nothing changed: no write, no event
         user.updated_at = self._ports.clock.now()
+        if before_active and not user.active:
+            user.revoke_tokens(user.updated_at)  # refresh tokens stay dead if the user is reactivated
         updated = await self._ports.uow.users.update(user, user.version)
         buffer = EventBuffer(self._ports, actor_id=principal.user_id)
         buffer.record(

@@ -37,6 +37,8 @@ class User:
     identities: tuple[ExternalIdentity, ...] = ()
     version: int = 1
     deleted_at: datetime | None = None
+    #: "log out everywhere": tokens issued before this instant are refused (None: no cutoff)
+    tokens_valid_after: datetime | None = None
 
     def __post_init__(self) -> None:
         self.email = normalise_email(self.email)
@@ -44,6 +46,21 @@ class User:
     @property
     def principal(self) -> Principal:
         return Principal(user_id=self.id, roles=self.roles)
+
+    def revoke_tokens(self, now: datetime) -> None:
+        """Log out everywhere: every token issued before ``now`` stops working."""
+        self.tokens_valid_after = now
+
+    def accepts_token_issued_at(self, issued_at: datetime) -> bool:
+        """False for a token issued before the cutoff of :meth:`revoke_tokens`.
+
+        Tokens carry whole-second ``iat`` while the cutoff has milliseconds, so the comparison
+        is at whole seconds with the cutoff rounded *down*: a token issued in the same second as
+        the cutoff stays valid (a login right after "log out everywhere" always works); the
+        price is that a token minted less than a second before the cutoff survives it.
+        """
+        cutoff = self.tokens_valid_after
+        return cutoff is None or issued_at >= cutoff.replace(microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,6 +206,7 @@ class RefreshClaims:
     family_id: str
     token_id: str
     expires_at: datetime
+    issued_at: datetime
 
 
 class TokenService(Protocol):

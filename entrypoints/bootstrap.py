@@ -201,12 +201,17 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     read_cache = ReadCache(cache, settings.cache_ttl_seconds, LoggingCacheObserver())
     publisher.subscribe(CacheInvalidator(read_cache))  # awaited by publish: bumped before the response
     live = await _live_events(settings, publisher, closers)  # after the cache: a notified client reads fresh
+    # Revoked access-token jtis: in Redis beside the cache (shared by every process); in memory a
+    # cache of their own, so read-cache churn never evicts a revocation.
+    revocations = cache if settings.redis_url else _memory_revocations()
     container = Container(
         settings=settings,
         ports=ports,
         publisher=publisher,
         hasher=hasher,
-        accounts=AccountService(ports, hasher, tokens, refresh_store, login_throttle=rate_limiter),
+        accounts=AccountService(
+            ports, hasher, tokens, refresh_store, login_throttle=rate_limiter, revocations=revocations
+        ),
         projects=ProjectService(ports, read_cache),
         tasks=TaskService(ports, read_cache),
         users=UserAdminService(ports),
@@ -341,6 +346,12 @@ def _cache_idempotency_and_limits(
 
     closers.append(stop_memory_storage)
     return MemoryCache(), MemoryIdempotencyStore(), LimitsRateLimiter(memory, dependency="memory")
+
+
+def _memory_revocations() -> Cache:
+    from adapters.memory.cache import MemoryCache
+
+    return MemoryCache(max_entries=100_000)
 
 
 async def _live_events(settings: Settings, publisher: InMemoryEventPublisher, closers: list[Closer]) -> LiveHub:

@@ -83,6 +83,7 @@ class InMemoryTokenService:
             family_id=family_id,
             token_id=token_id,
             expires_at=issued_at + timedelta(seconds=self._refresh_seconds),
+            issued_at=issued_at,
         )
         token = secrets.token_urlsafe(32)
         self._refresh[token] = (claims, issued_at)

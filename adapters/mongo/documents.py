@@ -105,6 +105,7 @@ class UserDocument(_TrellisDocument):
     active: bool = True
     password_hash: str | None = None
     identities: list[IdentityEmbed] = Field(default_factory=list)
+    tokens_valid_after: datetime | None = None  # absent in documents written before it existed
 
     collection_name: ClassVar[str] = "users"
 
@@ -142,6 +143,7 @@ class UserDocument(_TrellisDocument):
             updated_at=_required_utc(user.updated_at),
             version=user.version,
             deleted_at=_utc(user.deleted_at),
+            tokens_valid_after=_utc(user.tokens_valid_after),
         )
 
     def to_domain(self) -> User:
@@ -157,6 +159,7 @@ class UserDocument(_TrellisDocument):
             identities=tuple(ExternalIdentity(issuer=i.issuer, subject=i.subject) for i in self.identities),
             version=self.version,
             deleted_at=self.deleted_at,
+            tokens_valid_after=_utc(self.tokens_valid_after),
         )
 
 

@@ -374,12 +374,13 @@ class JoseTokenService:
         claims = _json_object(plaintext)
         if claims.get("typ") != REFRESH_TYP:
             raise InvalidToken()
-        _, expires_at = self._check_times(claims, now_ts)
+        issued_at, expires_at = self._check_times(claims, now_ts)
         return RefreshClaims(
             subject=_text(claims, "sub"),
             family_id=_text(claims, "fam"),
             token_id=_text(claims, "jti"),
             expires_at=expires_at,
+            issued_at=issued_at,
         )
 
     # --- shared -----------------------------------------------------------------------------

@@ -66,5 +66,11 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     return credentials.strip()
 
 
+def optional_bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    """The bearer token of the request, or None when it carries none (or another scheme)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
 AUTHENTICATED = {"principal": Provide(provide_principal)}
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}, {"BasicAuth": []}]

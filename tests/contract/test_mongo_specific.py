@@ -299,6 +299,23 @@ async def test_a_deleted_account_frees_its_email(database: MongoDatabase) -> Non
         await uow.users.add(user(3, email="User1@Example.com"))
 
 
+async def test_a_user_document_written_before_the_token_cutoff_existed_reads_as_none(
+    database: MongoDatabase,
+) -> None:
+    uow = database.unit_of_work()
+    await uow.users.add(user(1))
+    await database.database["users"].update_one({"_id": "user-1"}, {"$unset": {"tokens_valid_after": ""}})
+    raw = await database.database["users"].find_one({"_id": "user-1"})
+    assert raw is not None
+    assert "tokens_valid_after" not in raw
+
+    found = await uow.users.get("user-1")
+
+    assert found is not None
+    assert found.tokens_valid_after is None
+    assert found.accepts_token_issued_at(T0)
+
+
 # --- outage and recovery --------------------------------------------------------------------
 
 

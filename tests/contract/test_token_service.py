@@ -235,6 +235,7 @@ def test_an_issued_refresh_token_reads_back_its_claims(service: TokenService) ->
     assert claims.family_id == "family-1"
     assert claims.token_id == "token-1"
     assert claims.expires_at == NOW_SECONDS + REFRESH_TTL
+    assert claims.issued_at == NOW_SECONDS  # whole seconds, like the access token's iat
     assert issued.jti == "token-1"
     assert issued.expires_in == int(REFRESH_TTL.total_seconds())
 

@@ -11,7 +11,13 @@ from litestar.params import JSONBody
 
 from domain.identity import Principal
 from entrypoints.http.conditional import PRIVATE_NO_CACHE
-from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, bearer_token, container_of
+from entrypoints.http.dependencies import (
+    AUTHENTICATED,
+    BEARER_SECURITY,
+    bearer_token,
+    container_of,
+    optional_bearer_token,
+)
 from entrypoints.http.envelope import Envelope, ok
 from entrypoints.http.errors import error_responses
 from entrypoints.http.schemas import LoginIn, RefreshIn, SignupIn, TokenInfoOut, TokenOut, UserOut
@@ -64,13 +70,31 @@ class AuthController(Controller):
 
     @post(
         "/logout",
-        summary="Revoke a refresh token family",
-        description="Revokes the refresh token and every token rotated from the same login. Answers `data: null`.",
-        responses=error_responses(400, 401, 422),
+        summary="Revoke a refresh token family (and the current access token)",
+        description="Revokes the refresh token and every token rotated from the same login. When the request "
+        "also carries `Authorization: Bearer <access token>`, that access token is revoked by its `jti` "
+        "and gets 401 from then on (an expired or unknown bearer token is ignored). Answers `data: null`.",
+        responses=error_responses(400, 401, 422, 503),
         status_code=200,
     )
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[RefreshIn]) -> Envelope[None]:
-        await container_of(request).accounts.logout(data.refresh_token)
+        await container_of(request).accounts.logout(data.refresh_token, optional_bearer_token(request))
+        return ok(None)
+
+    @post(
+        "/logout-all",
+        summary="Log out everywhere",
+        description="Every access and refresh token of the caller issued before this request stops working "
+        "(401 on the next request, refresh refused); a login afterwards works as usual. Answers `data: null`.",
+        dependencies=AUTHENTICATED,
+        security=BEARER_SECURITY,
+        responses=error_responses(401, 503),
+        status_code=200,
+    )
+    async def logout_all(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> Envelope[None]:
+        await container_of(request).accounts.logout_everywhere(principal, optional_bearer_token(request))
         return ok(None)
 
     @get(

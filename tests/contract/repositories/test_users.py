@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from domain.errors import EmailTaken
@@ -134,3 +136,19 @@ async def test_an_identity_linked_by_update_is_found(uow: UnitOfWork, build: Bui
     saved = await uow.users.update(user, 1)
 
     assert await uow.users.get_by_identity(identity.issuer, identity.subject) == saved
+
+
+async def test_the_token_cutoff_is_none_by_default_and_round_trips(uow: UnitOfWork, build: Builders) -> None:
+    user = build.user()
+    await uow.users.add(user)
+    stored = await uow.users.get(user.id)
+    assert stored is not None
+    assert stored.tokens_valid_after is None
+
+    cutoff = datetime(2025, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)
+    stored.revoke_tokens(cutoff)
+    await uow.users.update(stored, stored.version)
+
+    found = await uow.users.get(user.id)
+    assert found is not None
+    assert found.tokens_valid_after == cutoff

@@ -172,7 +172,8 @@ async def test_redis_family_key_expires_at_the_family_expiry() -> None:
         await store.rotate("fam", "t1", "t2")
 
         remaining = await client.pttl(f"{namespace}:rt:fam")
-        assert 3_590_000 < remaining <= 3_600_000
+        # an absolute expiry (PEXPIREAT): Redis's clock and ours may differ by a millisecond or so
+        assert 3_590_000 < remaining <= 3_601_000
 
 
 @pytest.mark.real_service

@@ -190,4 +190,4 @@ async def write_xml(rows: AsyncIterator[dict[str, str]]) -> AsyncIterator[bytes]
 
 
 WRITERS = {"csv": write_csv, "json": write_json, "xml": write_xml}
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "xml": "application/xml"}
+MEDIA_TYPES = {"csv": "text/csv", "json": "application/json", "xml": "application/xml"}

@@ -1,0 +1,19 @@
+"""Regression tests for what schemathesis (tests/e2e/test_schemathesis.py) found.
+
+Each test names the finding: a response that broke its own OpenAPI document, or a document
+that did not say what the server accepts.
+"""
+
+from __future__ import annotations
+
+from tests.integration.http.helpers import Api
+
+
+async def test_csv_export_sends_one_charset_parameter(api: Api) -> None:
+    # was "text/csv; charset=utf-8; charset=utf-8": the media type carried a charset and
+    # Litestar appends one to every text/* type
+    member = await api.member()
+    project = await api.create_project(member)
+    response = await api.client.get(f"/api/v1/projects/{project['id']}/export", headers=member.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"

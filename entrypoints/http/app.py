@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.types import Message, Scope
 
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.http.controllers.analysis import AnalysisController
@@ -144,7 +146,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         route_handlers=[api, HealthController, openapi_document],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        before_send=[add_request_id_header, security_headers_hook(hsts_always=settings.production)],
+        before_send=[
+            add_request_id_header,
+            security_headers_hook(hsts_always=settings.production),
+            complete_allow_header,
+        ],
         middleware=[rate_limit_middleware(), idempotency_middleware()],  # limits first: a 429 stores nothing
         request_class=StrictRequest,
         request_max_body_size=settings.request_max_body_bytes,
@@ -154,6 +160,31 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         debug=False,
     )
     return instrument(app, settings)  # access log, /metrics, spans
+
+
+_PARAM_TYPE = re.compile(r":[^}]*}")
+
+
+async def complete_allow_header(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: the automatic OPTIONS answer's ``Allow`` names every method of its path.
+
+    Litestar writes that answer's ``Allow`` from the handlers its path had when the answer was
+    made; handlers the same path gets from a later registration were missing (``OPTIONS
+    /api/v1/projects/{id}`` said ``DELETE, OPTIONS`` although GET, PUT and PATCH exist).
+    """
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    headers = list(message.get("headers", ()))
+    kept = [(name, value) for name, value in headers if name.lower() != b"allow"]
+    template = scope.get("path_template", "")
+    methods = next(  # the map's paths name parameter types (``{id:str}``), the template does not
+        (m for path, m in scope["app"].route_handler_method_map.items() if _PARAM_TYPE.sub("}", path) == template),
+        None,
+    )
+    if len(kept) == len(headers) or not methods:  # no Allow (a CORS preflight) or an unknown path
+        return
+    kept.append((b"allow", ", ".join(sorted({*methods, "OPTIONS"})).encode("latin-1")))
+    message["headers"] = kept
 
 
 CORS_METHODS: list[Any] = ["GET", "POST", "PUT", "PATCH", "DELETE"]

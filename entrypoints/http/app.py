@@ -107,8 +107,72 @@ def openapi_document(request: Request[Any, Any, Any]) -> Response[bytes]:
     app = request.app
     encoded = app.state.get("openapi_json")
     if encoded is None:  # built once, on first use, then served from memory
-        encoded = app.state.openapi_json = msgspec.json.encode(app.openapi_schema.to_schema())
+        encoded = app.state.openapi_json = msgspec.json.encode(complete_document(app.openapi_schema.to_schema()))
     return Response(encoded, media_type="application/vnd.oai.openapi+json")
+
+
+EXPORT_PATH = "/api/v1/projects/{project_id}/export"
+
+
+def _request_models() -> list[type[msgspec.Struct]]:
+    found: list[type[msgspec.Struct]] = []
+    pending: list[type[msgspec.Struct]] = [msgspec.Struct]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__struct_config__.forbid_unknown_fields:
+            found.append(cls)
+    return found
+
+
+def _zero_bounds(annotation: msgspec.inspect.Type) -> dict[str, int]:
+    """A field's bounds of 0, which Litestar's generator drops (it tests them for truth)."""
+    if isinstance(annotation, msgspec.inspect.Metadata):
+        annotation = annotation.type
+    types = annotation.types if isinstance(annotation, msgspec.inspect.UnionType) else (annotation,)
+    bounds: dict[str, int] = {}
+    for member in types:
+        if isinstance(member, msgspec.inspect.Metadata):  # Annotated[..., Meta(description=...)]
+            member = member.type
+        if isinstance(member, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+            for attr, keyword in (
+                ("ge", "minimum"),
+                ("le", "maximum"),
+                ("gt", "exclusiveMinimum"),
+                ("lt", "exclusiveMaximum"),
+            ):
+                if getattr(member, attr) == 0:
+                    bounds[keyword] = 0
+    return bounds
+
+
+def complete_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document what the server does and Litestar's generator leaves out.
+
+    Request models forbid unknown fields (``additionalProperties: false``); a bound of 0 (task
+    ``progress`` ≥ 0) is kept; the export route answers CSV, JSON or XML, not only JSON.
+    """
+    schemas = document.get("components", {}).get("schemas", {})
+    for model in _request_models():
+        schema = schemas.get(model.__name__)
+        if schema is None:
+            continue
+        schema["additionalProperties"] = False
+        info = msgspec.inspect.type_info(model)
+        assert isinstance(info, msgspec.inspect.StructType)
+        for field in info.fields:
+            prop = schema.get("properties", {}).get(field.encode_name)
+            if prop is not None:
+                for keyword, value in _zero_bounds(field.type).items():
+                    prop.setdefault(keyword, value)
+    export = document.get("paths", {}).get(EXPORT_PATH, {}).get("get", {}).get("responses", {}).get("200")
+    if export is not None:
+        export["content"] = {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/xml": {"schema": {"type": "string"}},
+        }
+    return document
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Litestar:

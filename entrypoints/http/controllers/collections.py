@@ -21,7 +21,7 @@ from domain.content import (
 from domain.identity import Principal
 from domain.paging import Sort, page_request
 from entrypoints.http.conditional import PRIVATE_NO_CACHE, etag, expected_version, not_modified
-from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response
+from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response, sort_pattern
 from entrypoints.http.controllers.posts import PostOut
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope, ListEnvelope, ok
@@ -35,7 +35,9 @@ CollectionDescription = Annotated[
 CollectionSort = Annotated[
     str | None,
     QueryParameter(
-        description=SORT_DESCRIPTION.format(fields=", ".join(sorted(COLLECTION_SORT_FIELDS))), max_length=40
+        description=SORT_DESCRIPTION.format(fields=", ".join(sorted(COLLECTION_SORT_FIELDS))),
+        max_length=40,
+        schema_extra=sort_pattern(COLLECTION_SORT_FIELDS),
     ),
 ]
 

@@ -237,7 +237,7 @@ class FileController(Controller):
         description="Streams the bytes with `Content-Type`, `Content-Disposition: attachment`, a strong `ETag` "
         "(the SHA-256) and `Accept-Ranges: bytes`; one `Range: bytes=a-b` answers 206 (416 past the end). "
         "On Azure, `?redirect=1` answers 307 to a short-lived read-only SAS URL instead.",
-        responses=error_responses(401, 404),
+        responses=error_responses(401, 404, 416, 422),
     )
     async def content(
         self,

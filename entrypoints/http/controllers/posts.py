@@ -15,7 +15,7 @@ from domain.content import POST_BODY_MAX, POST_SORT_FIELDS, POST_TITLE_MAX, Post
 from domain.identity import Principal
 from domain.paging import Sort, page_request
 from entrypoints.http.conditional import PRIVATE_NO_CACHE, etag, expected_version, not_modified
-from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response
+from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response, sort_pattern
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
@@ -25,7 +25,11 @@ PostTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=POST_TITLE_MAX,
 PostBody = Annotated[str, msgspec.Meta(max_length=POST_BODY_MAX, description="At most 20 000 characters")]
 PostSort = Annotated[
     str | None,
-    QueryParameter(description=SORT_DESCRIPTION.format(fields=", ".join(sorted(POST_SORT_FIELDS))), max_length=40),
+    QueryParameter(
+        description=SORT_DESCRIPTION.format(fields=", ".join(sorted(POST_SORT_FIELDS))),
+        max_length=40,
+        schema_extra=sort_pattern(POST_SORT_FIELDS),
+    ),
 ]
 ProjectFilter = Annotated[
     str | None, QueryParameter(description="Only posts on this project (one the caller may see).", max_length=100)

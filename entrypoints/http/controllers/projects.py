@@ -15,7 +15,7 @@ from domain.board import ProjectChanges, Visibility
 from domain.identity import Principal
 from domain.paging import PROJECT_SORT_FIELDS, TASK_SORT_FIELDS, Sort, page_request
 from entrypoints.http.conditional import PRIVATE_NO_CACHE, etag, expected_version, not_modified
-from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response
+from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response, sort_pattern
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
@@ -31,11 +31,19 @@ from entrypoints.http.schemas import (
 
 ProjectSort = Annotated[
     str | None,
-    QueryParameter(description=SORT_DESCRIPTION.format(fields=", ".join(sorted(PROJECT_SORT_FIELDS))), max_length=40),
+    QueryParameter(
+        description=SORT_DESCRIPTION.format(fields=", ".join(sorted(PROJECT_SORT_FIELDS))),
+        max_length=40,
+        schema_extra=sort_pattern(PROJECT_SORT_FIELDS),
+    ),
 ]
 TaskSort = Annotated[
     str | None,
-    QueryParameter(description=SORT_DESCRIPTION.format(fields=", ".join(sorted(TASK_SORT_FIELDS))), max_length=40),
+    QueryParameter(
+        description=SORT_DESCRIPTION.format(fields=", ".join(sorted(TASK_SORT_FIELDS))),
+        max_length=40,
+        schema_extra=sort_pattern(TASK_SORT_FIELDS),
+    ),
 ]
 VisibilityFilter = Annotated[Visibility | None, QueryParameter(description="Only projects with this visibility.")]
 TitleSearch = Annotated[

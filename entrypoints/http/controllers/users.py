@@ -13,7 +13,7 @@ from application.users import AccessChange
 from domain.identity import Principal, Role
 from domain.paging import USER_SORT_FIELDS, Sort, page_request
 from entrypoints.http.conditional import PRIVATE_NO_CACHE, etag, expected_version
-from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response
+from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response, sort_pattern
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
@@ -21,7 +21,11 @@ from entrypoints.http.schemas import Strict, UserOut
 
 UserSort = Annotated[
     str | None,
-    QueryParameter(description=SORT_DESCRIPTION.format(fields=", ".join(sorted(USER_SORT_FIELDS))), max_length=40),
+    QueryParameter(
+        description=SORT_DESCRIPTION.format(fields=", ".join(sorted(USER_SORT_FIELDS))),
+        max_length=40,
+        schema_extra=sort_pattern(USER_SORT_FIELDS),
+    ),
 ]
 DEFAULT_SORT = Sort("created_at")
 

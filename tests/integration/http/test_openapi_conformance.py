@@ -6,6 +6,9 @@ that did not say what the server accepts.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 
 from tests.integration.http.helpers import Api
@@ -38,3 +41,43 @@ async def test_options_allow_names_every_method_of_the_path(api: Api, path: str,
     response = await api.client.options(path)
     assert response.status_code == 204
     assert response.headers["allow"] == methods
+
+
+async def _document(api: Api) -> dict[str, Any]:
+    response = await api.client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+async def test_request_models_forbid_unknown_fields_in_the_document(api: Api) -> None:
+    # the server answers 422 to an unknown field; the document allowed any (no additionalProperties)
+    schemas = (await _document(api))["components"]["schemas"]
+    for name in ("LoginIn", "SignupIn", "RefreshIn", "ProjectPatchIn", "TaskPatchIn", "PostCreateIn", "TextIn"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert "additionalProperties" not in schemas["ProjectOut"]
+
+
+async def test_a_lower_bound_of_zero_is_in_the_document(api: Api) -> None:
+    # PATCH a task with progress -395 was a 422, but the document said only "maximum: 100"
+    schemas = (await _document(api))["components"]["schemas"]
+    for name in ("TaskCreateIn", "TaskReplaceIn", "TaskPatchIn"):
+        assert schemas[name]["properties"]["progress"]["minimum"] == 0, name
+
+
+async def test_sort_parameters_name_their_accepted_values(api: Api) -> None:
+    # sort=000… was a 422, but the document accepted any string
+    paths = (await _document(api))["paths"]
+    for path in ("/api/v1/projects", "/api/v1/projects/{project_id}/tasks", "/api/v1/posts", "/api/v1/collections"):
+        sort = next(p for p in paths[path]["get"]["parameters"] if p["name"] == "sort")
+        pattern = re.compile(sort["schema"]["pattern"])
+        assert pattern.match("-created_at")
+        assert not pattern.match("0000")
+
+
+async def test_export_and_download_document_what_they_answer(api: Api) -> None:
+    paths = (await _document(api))["paths"]
+    export = paths["/api/v1/projects/{project_id}/export"]["get"]["responses"]["200"]["content"]
+    assert set(export) == {"text/csv", "application/json", "application/xml"}
+    # ?redirect=null is a 422, which the download route did not list
+    assert "422" in paths["/api/v1/files/{file_id}/content"]["get"]["responses"]

@@ -75,6 +75,33 @@ def _field_of(message: str) -> tuple[str, str]:
     return ".".join(["body", *parts]), text
 
 
+def _integral(value: Any) -> Any:
+    """``value`` with every float that has no fraction (``85.0``) made an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    return value
+
+
+def _decode(body: bytes, model: type[msgspec.Struct]) -> msgspec.Struct:
+    """Strict decoding, except that an integer may be written ``85.0``.
+
+    JSON has one number type and JSON Schema counts ``85.0`` as an integer, so the OpenAPI
+    document accepts it for ``progress``; strict msgspec refused it ("Expected `int`, got
+    `float`"). Only that refusal is retried, with integral floats made ints; strings still never
+    become numbers.
+    """
+    try:
+        return msgspec.json.decode(body, type=model, strict=True)
+    except msgspec.ValidationError as exc:
+        if "Expected `int`, got `float`" not in str(exc):
+            raise
+        return msgspec.convert(_integral(msgspec.json.decode(body)), type=model, strict=True)
+
+
 class StrictRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         model = _body_model(self)
@@ -95,7 +122,7 @@ class StrictRequest(Request[Any, Any, Any]):
                 extra=[{"key": "body", "message": "a JSON object is required", "source": "body"}],
             )
         try:
-            value = msgspec.json.decode(body, type=model, strict=True)
+            value = _decode(body, model)
         except msgspec.ValidationError as exc:
             field, text = _field_of(str(exc))
             raise ValidationException(

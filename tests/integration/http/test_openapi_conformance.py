@@ -81,3 +81,23 @@ async def test_export_and_download_document_what_they_answer(api: Api) -> None:
     assert set(export) == {"text/csv", "application/json", "application/xml"}
     # ?redirect=null is a 422, which the download route did not list
     assert "422" in paths["/api/v1/files/{file_id}/content"]["get"]["responses"]
+
+
+async def test_an_integer_written_with_a_zero_fraction_is_an_integer(api: Api) -> None:
+    # {"progress": 85.0} was a 422 "Expected `int`, got `float`"; JSON Schema counts 85.0 as an
+    # integer, so the document accepted it
+    member = await api.member()
+    project = await api.create_project(member)
+    created = await api.client.post(
+        f"/api/v1/projects/{project['id']}/tasks", json={"title": "Pour", "progress": 85.0}, headers=member.headers
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["data"]["progress"] == 85
+    fraction = await api.client.patch(
+        f"/api/v1/tasks/{created.json()['data']['id']}", json={"progress": 85.5}, headers=member.headers
+    )
+    assert fraction.status_code == 422
+    text = await api.client.patch(
+        f"/api/v1/tasks/{created.json()['data']['id']}", json={"progress": "90"}, headers=member.headers
+    )
+    assert text.status_code == 422

@@ -85,3 +85,7 @@ bench *args:
     fi
     uv sync --frozen --quiet --group bench
     exec uv run --frozen --group bench python bench/run.py {{args}}
+
+# schemathesis (every check, all phases, ~2 minutes) against a real `./dev run` on a free loopback port
+schemathesis *args: sync
+    uv run --frozen python tools/schemathesis.py {{args}}

@@ -1,0 +1,156 @@
+"""Schemathesis against a real ``./dev run`` process: ``just schemathesis`` (not in CI yet).
+
+Starts the service on a free loopback port (embedded defaults, rate limits raised so fuzzing
+is not throttled, argon2 made cheap), signs up and logs in a member, and runs the
+``schemathesis`` CLI with every check it has over all phases against the service's own
+``/openapi.json``, bounded by ``--max-time``. Prints the requests sent (from the HAR report)
+and exits with schemathesis's status. Extra arguments go to ``schemathesis run``
+(e.g. ``just schemathesis --max-time 30``).
+
+Narrowed, each for a reason the product keeps on purpose:
+
+- ``BasicAuth`` is dropped from the document the fuzzer reads: five wrong passwords for an
+  account answer 429 for 15 minutes (documented brute-force protection), and the
+  ``ignored_auth`` check repeats one invalid Basic credential on every route and accepts only
+  401/403. Bearer tokens (missing, invalid, valid) are still checked on every route.
+- The weather routes are excluded: with no ``OPENWEATHER_API_KEY`` (nothing leaves loopback)
+  they answer 503 ``weather_unavailable`` by design, and ``place`` *or* ``lat``+``lon`` is a rule
+  OpenAPI query parameters cannot state.
+- ``POST /api/v1/auth/logout-all`` is excluded: it revokes every token of the caller, the
+  fuzzer's own included, and every later request would be a 401.
+- On ``POST /api/v1/auth/signup`` ``positive_data_acceptance`` is off: the password policy
+  (12+ characters, not common, not the e-mail's local part) is more than JSON Schema can say.
+
+Becomes tests/e2e/test_schemathesis.py once a run ends with zero failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery 42"  # noqa: S105 - a throwaway account on a throwaway server
+MAX_SECONDS = 120
+EXCLUDED_PATHS = r"^/api/v1/(weather|projects/\{project_id\}/weather|auth/logout-all)$"
+CONFIG = """
+[[operations]]
+include-path = "/api/v1/auth/signup"
+# The password policy is more than JSON Schema can say: a schema-valid password may rightly be refused.
+checks.positive_data_acceptance.enabled = false
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/health", timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "APP_ENV": "development",
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_KIB": "1024",
+        "RATE_LIMIT_DEFAULT": "1000000/minute",
+        "RATE_LIMIT_AUTH": "1000000/minute",
+    }
+    env.pop("MONGODB_URL", None)
+    env.pop("REDIS_URL", None)
+    with (work / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(ROOT / "dev"), "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}; see {work / 'server.log'}")
+        if healthy(base_url):
+            return process, base_url
+        time.sleep(0.1)
+    stop(process)
+    raise SystemExit("the server was not ready within 120 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def member_token(base_url: str) -> str:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        email = "fuzzer@schemathesis.example"
+        signup = client.post("/api/v1/auth/signup", json={"email": email, "password": PASSWORD, "display_name": "Fuzz"})
+        signup.raise_for_status()
+        login = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        login.raise_for_status()
+        token: str = login.json()["data"]["access_token"]
+        return token
+
+
+def bearer_only(document: dict[str, Any]) -> dict[str, Any]:
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "security" in operation:
+                operation["security"] = [s for s in operation["security"] if "BasicAuth" not in s]
+    document["components"]["securitySchemes"].pop("BasicAuth", None)
+    return document
+
+
+def main(extra: list[str]) -> int:
+    work = Path(tempfile.mkdtemp(prefix="trellis-schemathesis-"))
+    process, base_url = start(work)
+    try:
+        token = member_token(base_url)
+        schema_path = work / "openapi.json"
+        schema_path.write_text(json.dumps(bearer_only(httpx.get(f"{base_url}/openapi.json", timeout=10).json())))
+        (work / "schemathesis.toml").write_text(CONFIG)  # found in the working directory
+        har = work / "requests.har"
+        argv = [
+            *(sys.executable, "-m", "schemathesis.cli", "run", str(schema_path), "--url", base_url),
+            *("--header", f"Authorization: Bearer {token}", "--checks", "all"),
+            *("--exclude-path-regex", EXCLUDED_PATHS, "--max-time", str(MAX_SECONDS), "--max-examples", "40"),
+            *("--workers", "4", "--request-timeout", "10", "--generation-database", "none"),
+            *("--suppress-health-check", "all", "--report", "har", "--report-har-path", str(har)),
+            *extra,
+        ]
+        env = {**os.environ, "SCHEMATHESIS_TELEMETRY": "false"}
+        result = subprocess.run(argv, cwd=work, env=env, timeout=MAX_SECONDS + 120, check=False)
+        requests = len(json.loads(har.read_text())["log"]["entries"]) if har.exists() else 0
+        print(f"schemathesis: {requests} requests; exit status {result.returncode}; work directory {work}")
+        return result.returncode
+    finally:
+        stop(process)
+        if re.search("Traceback", (work / "server.log").read_text(errors="replace")):
+            print(f"the server logged a traceback: {work / 'server.log'}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

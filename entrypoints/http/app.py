@@ -113,6 +113,26 @@ def openapi_document(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 EXPORT_PATH = "/api/v1/projects/{project_id}/export"
 
+# The upload and import routes read their multipart body as a stream (never whole into memory),
+# so Litestar cannot infer it; the document declares it so clients and Swagger UI can send it.
+_ID_FIELD = {"type": "string", "minLength": 1}
+MULTIPART_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/files": {
+        "required": ["file"],
+        "properties": {
+            "task_id": {**_ID_FIELD, "description": "Attach to this task (send before `file`)."},
+            "post_id": {**_ID_FIELD, "description": "Attach to this post (send before `file`)."},
+            "file": {"type": "string", "format": "binary", "description": "The file; its type is sniffed."},
+        },
+    },
+    "/api/v1/projects/{project_id}/import": {
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "CSV, JSON or XML of tasks."},
+        },
+    },
+}
+
 
 def _request_models() -> list[type[msgspec.Struct]]:
     found: list[type[msgspec.Struct]] = []
@@ -150,7 +170,8 @@ def complete_document(document: dict[str, Any]) -> dict[str, Any]:
     """Say in the OpenAPI document what the server does and Litestar's generator leaves out.
 
     Request models forbid unknown fields (``additionalProperties: false``); a bound of 0 (task
-    ``progress`` ≥ 0) is kept; the export route answers CSV, JSON or XML, not only JSON.
+    ``progress`` ≥ 0) is kept; the export route answers CSV, JSON or XML, not only JSON; the upload
+    and import routes take a ``multipart/form-data`` body with a ``file`` field.
     """
     schemas = document.get("components", {}).get("schemas", {})
     for model in _request_models():
@@ -165,6 +186,13 @@ def complete_document(document: dict[str, Any]) -> dict[str, Any]:
             if prop is not None:
                 for keyword, value in _zero_bounds(field.type).items():
                     prop.setdefault(keyword, value)
+    for path, form in MULTIPART_BODIES.items():
+        operation = document.get("paths", {}).get(path, {}).get("post")
+        if operation is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": {"type": "object", **form}}},
+            }
     export = document.get("paths", {}).get(EXPORT_PATH, {}).get("get", {}).get("responses", {}).get("200")
     if export is not None:
         export["content"] = {

@@ -101,3 +101,13 @@ async def test_an_integer_written_with_a_zero_fraction_is_an_integer(api: Api) -
         f"/api/v1/tasks/{created.json()['data']['id']}", json={"progress": "90"}, headers=member.headers
     )
     assert text.status_code == 422
+
+
+async def test_the_streamed_multipart_routes_declare_their_file_field(api: Api) -> None:
+    document = (await api.client.get("/openapi.json")).json()
+    for path in ("/api/v1/files", "/api/v1/projects/{project_id}/import"):
+        body = document["paths"][path]["post"]["requestBody"]
+        schema = body["content"]["multipart/form-data"]["schema"]
+        assert body["required"] is True
+        assert schema["required"] == ["file"]
+        assert schema["properties"]["file"] == {**schema["properties"]["file"], "type": "string", "format": "binary"}

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from application.common import EventBuffer, Ports
 from domain.board import can_change_project, ensure_changeable, ensure_visible
 from domain.content import ensure_post_changeable, ensure_post_visible
-from domain.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
+from domain.errors import DependencyUnavailable, FieldProblem, Forbidden, NotFound, ValidationFailed
 from domain.files import (
     SNIFF_BYTES,
     ByteRange,
@@ -23,6 +24,8 @@ from domain.files import (
 )
 from domain.identity import Principal
 from domain.ports import BlobStore, BlobTooLarge, ContentSniffer, FileRepository
+
+logger = logging.getLogger("trellis.files")
 
 FILE_UPLOADED = "file.uploaded"
 FILE_DELETED = "file.deleted"
@@ -347,3 +350,35 @@ class FileService:
         for stored in stale:
             await self._abandon(stored)
         return len(stale)
+
+    # --- retention ---------------------------------------------------------------------------
+
+    async def purge_deleted(self, deleted_before: datetime, batch: int = 100) -> dict[str, int]:
+        """Remove for good the records soft-deleted before ``deleted_before``, each blob first.
+
+        A missing blob is fine (``BlobStore.delete`` ignores it; the HTTP delete usually removed
+        it already). A blob the store fails to delete keeps its record, so the next run tries
+        again; a store that is down ends this run's file purge at once rather than waiting out a
+        timeout per file.
+        """
+        purged = failed = 0
+        skipped: set[str] = set()
+        while True:
+            listed = await self._files.list_deleted(deleted_before, batch + len(skipped))
+            todo = [stored for stored in listed if stored.id not in skipped]
+            if not todo:
+                break
+            for stored in todo:
+                try:
+                    await self._blobs.delete(stored.storage_key)
+                except DependencyUnavailable as error:
+                    logger.warning("purge: blob store unavailable, file records kept for the next run: %s", error)
+                    return {"files": purged, "blob_failures": failed + 1}
+                except Exception:
+                    logger.exception("purge: blob of file %s not deleted; its record is kept", stored.id)
+                    failed += 1
+                    skipped.add(stored.id)
+                    continue
+                if await self._files.purge(stored.id):
+                    purged += 1
+        return {"files": purged, "blob_failures": failed}

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from application.common import EventBuffer, Ports
+from application.files import FileService
 from application.tasks import recompute_progress
 from application.weather import WeatherService
 from domain.board import Project, Task
@@ -30,20 +31,36 @@ WEATHER_AHEAD_DAYS = 5
 
 class MaintenanceService:
     def __init__(
-        self, ports: Ports, notifier: Notifier, retention_days: int, weather: WeatherService | None = None
+        self,
+        ports: Ports,
+        notifier: Notifier,
+        retention_days: int,
+        weather: WeatherService | None = None,
+        files: FileService | None = None,
     ) -> None:
         self._ports = ports
+        self._files = files
         self._notifier = notifier
         self._retention = timedelta(days=retention_days)
         self._weather = weather
         self._weather_skip_logged = False
 
     async def purge_deleted(self) -> dict[str, Any]:
-        """Remove for good what was soft-deleted longer ago than the retention period."""
+        """Remove for good what was soft-deleted longer ago than the retention period: tasks,
+        projects, posts, collections, and file records with their blobs (a blob the store fails
+        to delete keeps its record for the next run)."""
         before = self._ports.clock.now() - self._retention
-        tasks = await self._ports.uow.tasks.purge_deleted(before)
-        projects = await self._ports.uow.projects.purge_deleted(before)
-        return {"tasks": tasks, "projects": len(projects), "deleted_before": before.isoformat()}
+        uow = self._ports.uow
+        result: dict[str, Any] = {
+            "tasks": await uow.tasks.purge_deleted(before),
+            "projects": len(await uow.projects.purge_deleted(before)),
+            "posts": await uow.posts.purge_deleted(before),
+            "collections": await uow.collections.purge_deleted(before),
+        }
+        if self._files is not None:
+            result.update(await self._files.purge_deleted(before))
+        result["deleted_before"] = before.isoformat()
+        return result
 
     async def recompute_progress(self) -> dict[str, Any]:
         """Derive every live project's progress from its tasks again; repair and announce any drift."""

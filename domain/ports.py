@@ -525,6 +525,9 @@ class PostRepository(Protocol):
     async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
         """Soft-delete every live post on the project (bumping versions); returns how many."""
 
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        """Remove for good every post soft-deleted before ``deleted_before``; how many."""
+
 
 @dataclass(frozen=True, slots=True)
 class CollectionQuery:
@@ -542,6 +545,9 @@ class CollectionRepository(Protocol):
 
     async def list(self, query: CollectionQuery, page: PageRequest) -> Page[Collection]: ...
 
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        """Remove for good every collection soft-deleted before ``deleted_before``; how many."""
+
 
 # --- files (issue 8) ------------------------------------------------------------------------
 
@@ -557,6 +563,14 @@ class FileRepository(Protocol):
 
     async def list_stale_uploads(self, started_before: datetime) -> list[StoredFile]:
         """Live records still ``uploading`` that were created before ``started_before``."""
+
+    async def list_deleted(self, deleted_before: datetime, limit: int) -> list[StoredFile]:
+        """Up to ``limit`` records soft-deleted before ``deleted_before``, oldest deletion first
+        (the purge removes their blobs, then :meth:`purge` s them)."""
+
+    async def purge(self, file_id: str) -> bool:
+        """Remove a soft-deleted record for good; False when there is none (a live record is
+        never removed: purging is only for what was deleted)."""
 
 
 class BlobTooLarge(Exception):

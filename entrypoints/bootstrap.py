@@ -229,7 +229,7 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     container.files = await _files(
         settings, ports, database.database if settings.mongodb_url else None, checks, closers
     )
-    container.jobs = await _jobs(settings, ports, closers, container.weather)
+    container.jobs = await _jobs(settings, ports, closers, container.weather, container.files)
     return container
 
 
@@ -492,7 +492,11 @@ class JobsWiring:
 
 
 async def _jobs(
-    settings: Settings, ports: Ports, closers: list[Closer], weather: WeatherService | None = None
+    settings: Settings,
+    ports: Ports,
+    closers: list[Closer],
+    weather: WeatherService | None = None,
+    files: FileService | None = None,
 ) -> JobsWiring:
     """SAQ on Redis (run ``trellis worker``) when JOB_QUEUE=redis, else the in-process queue whose
     worker runs inside this process. Job changes are published as ``job.*`` events through the
@@ -528,7 +532,7 @@ async def _jobs(
     wiring = JobsWiring(
         queue=queue,
         service=JobService(queue),
-        maintenance=MaintenanceService(ports, notifier, settings.retention_days, weather),
+        maintenance=MaintenanceService(ports, notifier, settings.retention_days, weather, files),
         schedule=schedule,
         notifier=notifier,
         embedded_worker=embedded,

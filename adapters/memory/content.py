@@ -47,6 +47,9 @@ class MemoryPostRepository:
             self._table.replace(record, post.version)
         return len(doomed)
 
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        return len(self._table.purge(lambda p: p.deleted_at is not None and p.deleted_at < deleted_before))
+
     def _matches(self, post: Post, query: PostQuery) -> bool:
         if query.project_id is not None and post.project_id != query.project_id:
             return False
@@ -79,6 +82,9 @@ class MemoryCollectionRepository:
     async def list(self, query: CollectionQuery, page: PageRequest) -> Page[Collection]:
         matches = (c for c in self._table.live() if query.owner_id is None or c.owner_id == query.owner_id)
         return _select(matches, page, COLLECTION_SORT_FIELDS)
+
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        return len(self._table.purge(lambda c: c.deleted_at is not None and c.deleted_at < deleted_before))
 
 
 def _select(records: Iterable[R], page: PageRequest, sortable: frozenset[str]) -> Page[R]:

@@ -39,3 +39,15 @@ class MemoryFileRepository:
             for row in sorted(self._rows.values(), key=lambda r: r.id)
             if row.deleted_at is None and row.state is FileState.UPLOADING and row.created_at < started_before
         ]
+
+    async def list_deleted(self, deleted_before: datetime, limit: int) -> list[StoredFile]:
+        doomed = [row for row in self._rows.values() if row.deleted_at is not None and row.deleted_at < deleted_before]
+        doomed.sort(key=lambda r: (r.deleted_at, r.id))
+        return [copy.deepcopy(row) for row in doomed[: max(limit, 0)]]
+
+    async def purge(self, file_id: str) -> bool:
+        row = self._rows.get(file_id)
+        if row is None or row.deleted_at is None:
+            return False
+        del self._rows[file_id]
+        return True

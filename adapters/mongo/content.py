@@ -221,6 +221,9 @@ class MongoPostRepository(_MongoRepository[Post, PostDocument]):
             )
         return result.modified_count
 
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        return await self._purge_deleted(deleted_before)
+
 
 def _visible_to(viewer_id: str) -> list[Filter]:
     """The joined project (``_project`` holds at most one: ``_id`` is unique) is live, and public
@@ -255,3 +258,6 @@ class MongoCollectionRepository(_MongoRepository[Collection, CollectionDocument]
     async def list(self, query: CollectionQuery, page: PageRequest) -> Page[Collection]:
         conditions: dict[str, Any] = {} if query.owner_id is None else {"owner_id": query.owner_id}
         return await self._page(conditions, page)
+
+    async def purge_deleted(self, deleted_before: datetime) -> int:
+        return await self._purge_deleted(deleted_before)

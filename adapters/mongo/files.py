@@ -129,3 +129,19 @@ class MongoFileRepository:
         with translated():
             raws = await self._collection.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list()
         return [FileDocument.from_bson(raw).to_domain() for raw in raws]
+
+    async def list_deleted(self, deleted_before: datetime, limit: int) -> list[StoredFile]:
+        if limit <= 0:
+            return []  # (a MongoDB limit of 0 means no limit)
+        if deleted_before.tzinfo is None:
+            deleted_before = deleted_before.replace(tzinfo=UTC)
+        query = {"deleted_at": {"$ne": None, "$lt": deleted_before}}
+        with translated():
+            cursor = self._collection.find(query).sort([("deleted_at", ASCENDING), ("_id", ASCENDING)])
+            raws = await cursor.limit(limit).to_list()
+        return [FileDocument.from_bson(raw).to_domain() for raw in raws]
+
+    async def purge(self, file_id: str) -> bool:
+        with translated():
+            result = await self._collection.delete_one({"_id": file_id, "deleted_at": {"$ne": None}})
+        return result.deleted_count == 1

@@ -95,6 +95,12 @@ class _MongoRepository(Generic[E, D]):
             raws = await cursor.to_list()
         return Page(items=[self._to_entity(raw) for raw in raws], total=total, page=page.page, size=page.size)
 
+    async def _purge_deleted(self, deleted_before: datetime) -> int:
+        """Remove for good what was soft-deleted before ``deleted_before`` (maintenance, no session)."""
+        with translated():
+            result = await self._collection.delete_many({"deleted_at": {"$ne": None, "$lt": _aware(deleted_before)}})
+        return result.deleted_count
+
     async def _conditional_replace(self, entity: E, expected_version: int) -> E:
         """Store ``entity`` only if the stored live copy still has ``expected_version``.
 

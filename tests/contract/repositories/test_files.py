@@ -103,3 +103,22 @@ async def test_stale_uploads_are_listed_oldest_first(files: FileRepository) -> N
     assert [f.id for f in stale] == ["old"]
     assert stale[0].part_size == 65536
     assert stale[0].state is FileState.UPLOADING
+
+
+async def test_deleted_records_are_listed_oldest_deletion_first_and_purged_one_by_one(files: FileRepository) -> None:
+    await files.add(stored("late", deleted_at=START + timedelta(days=2)))
+    await files.add(stored("early", deleted_at=START + timedelta(days=1)))
+    await files.add(stored("young", deleted_at=START + timedelta(days=9)))
+    await files.add(stored("live"))
+    cutoff = START + timedelta(days=5)
+    assert [f.id for f in await files.list_deleted(cutoff, limit=10)] == ["early", "late"]
+    assert [f.id for f in await files.list_deleted(cutoff, limit=1)] == ["early"]
+    assert await files.list_deleted(cutoff, limit=0) == []
+    [early] = await files.list_deleted(cutoff, limit=1)
+    assert early.storage_key == "u1/p1/early"  # what the purge needs to delete the blob
+    assert await files.purge("early") is True
+    assert await files.purge("early") is False  # idempotent
+    assert await files.purge("live") is False  # a live record is never purged
+    assert await files.get("live") is not None
+    assert await files.purge("missing") is False
+    assert [f.id for f in await files.list_deleted(cutoff, limit=10)] == ["late"]

@@ -10,6 +10,8 @@ import pytest
 
 from adapters.memory.clock import FixedClock
 from adapters.memory.jobs import LogNotifier
+from application.collections import NewCollection
+from application.posts import NewPost
 from application.projects import NewProject
 from application.tasks import NewTask
 from domain.identity import Principal, Role
@@ -39,6 +41,9 @@ async def test_purge_removes_only_what_was_deleted_before_the_retention_period(c
     clock = clock_of(container)
     old = await container.projects.create(OWNER, NewProject(title="Old"))
     await container.tasks.create(OWNER, old.id, NewTask(title="old task"))
+    await container.posts.create(OWNER, NewPost(title="old post", project_id=old.id))
+    old_list = (await container.collections.create(OWNER, NewCollection(name="old list"))).collection
+    await container.collections.delete(OWNER, old_list.id)
     await container.projects.delete(OWNER, old.id)
     clock.advance(timedelta(days=20))
     recent = await container.projects.create(OWNER, NewProject(title="Recent"))
@@ -48,6 +53,9 @@ async def test_purge_removes_only_what_was_deleted_before_the_retention_period(c
     result = await container.jobs.maintenance.purge_deleted()
     assert result["projects"] == 1
     assert result["tasks"] == 1
+    assert result["posts"] == 1  # soft-deleted with its project
+    assert result["collections"] == 1
+    assert (result["files"], result["blob_failures"]) == (0, 0)
     store = container.ports.uow
     assert await store.projects.purge_deleted(clock.now()) == (recent.id,)  # the younger one was still kept
     assert (await store.projects.get(kept.id)) is not None

@@ -503,6 +503,7 @@ async def _jobs(
     container's event publisher, so a worker's reach the API's websockets over the same Redis streams."""
     from adapters.memory.jobs import LogNotifier, MemoryJobQueue, MemoryScheduleStore
     from application.jobs import JobEvents
+    from entrypoints.observability.jobs import JobMetrics, TracedJobQueue
 
     queue: JobQueue
     schedule: ScheduleStore
@@ -518,16 +519,19 @@ async def _jobs(
             backoff_seconds=backoff,
             timeout_seconds=timeout,
             install_signal_handlers=False,
-            observer=JobEvents(ports),
+            observer=JobMetrics(JobEvents(ports)),
         )
         closers.append(saq.close)
-        queue, schedule, embedded = saq, RedisScheduleStore(client), False
+        queue, schedule, embedded = TracedJobQueue(saq), RedisScheduleStore(client), False
     else:
         _announce_default("jobs", "in-process job queue; queued jobs are lost on restart (set REDIS_URL)")
         memory = MemoryJobQueue(
-            max_attempts=attempts, backoff_seconds=backoff, timeout_seconds=timeout, observer=JobEvents(ports)
+            max_attempts=attempts,
+            backoff_seconds=backoff,
+            timeout_seconds=timeout,
+            observer=JobMetrics(JobEvents(ports)),
         )
-        queue, schedule, embedded = memory, MemoryScheduleStore(), True
+        queue, schedule, embedded = TracedJobQueue(memory), MemoryScheduleStore(), True
     notifier = LogNotifier()
     wiring = JobsWiring(
         queue=queue,

@@ -92,6 +92,9 @@ class Settings:
     job_timeout_seconds: int = 600
     worker_concurrency: int = 4
     worker_shutdown_grace_seconds: int = 25
+    # Prometheus endpoint of ``trellis worker`` / ``trellis scheduler`` (off when the port is unset)
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
     retention_days: int = 30
     import_max_bytes: int = 20 * 1024 * 1024
     import_spool_dir: str = "./var/imports"
@@ -344,6 +347,10 @@ def _jobs(env: Mapping[str, str]) -> dict[str, Any]:
         "job_timeout_seconds": _int(env, "JOB_TIMEOUT_SECONDS", 600, 1, 24 * 3600),
         "worker_concurrency": _int(env, "WORKER_CONCURRENCY", 4, 1, 256),
         "worker_shutdown_grace_seconds": _int(env, "WORKER_SHUTDOWN_GRACE_SECONDS", 25, 0, 3600),
+        "worker_metrics_port": _int(env, "WORKER_METRICS_PORT", 9100, 1, 65535)
+        if _optional(env, "WORKER_METRICS_PORT")
+        else None,
+        "worker_metrics_host": _optional(env, "WORKER_METRICS_HOST") or "127.0.0.1",
         "retention_days": _int(env, "RETENTION_DAYS", 30, 1, 3650),
         "import_max_bytes": _int(env, "IMPORT_MAX_BYTES", 20 * 1024 * 1024, 1, 1024**3),
         "import_spool_dir": _optional(env, "IMPORT_SPOOL_DIR") or "./var/imports",

@@ -28,16 +28,17 @@ from pathlib import Path
 from typing import IO, Any
 
 import structlog
-from prometheus_client import Counter
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from domain.jobs import Job, JobFailed, JobState
 from domain.ports import Clock, JobHandler, JobProgress, ScheduleStore
 from domain.transfer import ImportTooLarge
+from entrypoints.observability.jobs import start_process_observability
+from entrypoints.observability.metrics import SCHEDULED_RUN_DURATION, SCHEDULED_RUNS
 from entrypoints.settings import Settings
 
 log = structlog.get_logger("trellis.worker")
-
-SCHEDULED_RUNS = Counter("trellis_scheduled_runs_total", "Scheduled job runs by job and outcome", ["job", "outcome"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +75,20 @@ class Scheduler:
             if not await self._due(job):  # it ran between our look and our lock
                 return False
             started = time.monotonic()
-            try:
-                result = await job.run()
-            except Exception:
-                SCHEDULED_RUNS.labels(job.name, "failed").inc()
-                log.exception("scheduled_run_failed", job=job.name)
-                result = None
+            with (
+                structlog.contextvars.bound_contextvars(scheduled_job=job.name),
+                trace.get_tracer("trellis.scheduler").start_as_current_span(
+                    f"scheduled {job.name}", context=otel_context.Context(), attributes={"trellis.job.kind": job.name}
+                ) as span,
+            ):
+                try:
+                    result = await job.run()
+                except Exception:
+                    SCHEDULED_RUNS.labels(job.name, "failed").inc()
+                    span.set_attribute("trellis.job.outcome", "failed")
+                    log.exception("scheduled_run_failed", job=job.name)
+                    result = None
+                SCHEDULED_RUN_DURATION.labels(job.name).observe(time.monotonic() - started)
             runs = await self._store.mark_run(job.name, self._clock.now())
             if result is not None:
                 SCHEDULED_RUNS.labels(job.name, "succeeded").inc()
@@ -130,7 +139,12 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def run_worker(settings: Settings, *, with_scheduler: bool = False, stop: asyncio.Event | None = None) -> int:
     from entrypoints.bootstrap import bootstrap
 
-    container = await bootstrap(settings)
+    stop_observability = start_process_observability(settings, "trellis-worker")
+    try:
+        container = await bootstrap(settings)
+    except BaseException:
+        stop_observability()
+        raise
     jobs = container.jobs
     assert jobs is not None
     stop = stop or asyncio.Event()
@@ -154,6 +168,7 @@ async def run_worker(settings: Settings, *, with_scheduler: bool = False, stop: 
         await jobs.queue.stop_worker(float(settings.worker_shutdown_grace_seconds))
     finally:
         await container.close()
+        stop_observability()
     log.info("worker_stopped")
     return 0
 
@@ -161,7 +176,12 @@ async def run_worker(settings: Settings, *, with_scheduler: bool = False, stop: 
 async def run_scheduler(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     from entrypoints.bootstrap import bootstrap
 
-    container = await bootstrap(settings)
+    stop_observability = start_process_observability(settings, "trellis-scheduler")
+    try:
+        container = await bootstrap(settings)
+    except BaseException:
+        stop_observability()
+        raise
     jobs = container.jobs
     assert jobs is not None
     stop = stop or asyncio.Event()
@@ -175,6 +195,7 @@ async def run_scheduler(settings: Settings, *, stop: asyncio.Event | None = None
         await task
     finally:
         await container.close()
+        stop_observability()
     log.info("scheduler_stopped")
     return 0
 

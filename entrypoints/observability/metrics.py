@@ -12,6 +12,14 @@ The names and labels are what ``deploy/prometheus/alerts.yml`` and the Grafana d
 | `trellis_rate_limited_total` | counter | — |
 | `trellis_websocket_connections` | gauge | — |
 | `trellis_jobs_dead_letters` | gauge | — |
+| `trellis_jobs_total` | counter | kind, outcome (`succeeded`, `retried`, `dead_lettered`) |
+| `trellis_job_duration_seconds` | histogram | kind, outcome |
+| `trellis_scheduled_runs_total` | counter | job, outcome (`succeeded`, `failed`) |
+| `trellis_scheduled_run_duration_seconds` | histogram | job |
+
+The job metrics move in the process that runs the jobs: ``trellis worker`` (its own endpoint,
+``WORKER_METRICS_PORT``), or the API when the queue is in-process; the scheduled-run ones in
+``trellis scheduler`` (or ``trellis worker --with-scheduler``).
 
 ``route`` is the route template (``/api/v1/projects/{project_id:str}``), never the raw path,
 so the number of series stays bounded; a request no route matched is labelled ``unmatched``.
@@ -90,6 +98,34 @@ JOBS_DEAD_LETTERS = _metric(
     Gauge,
     "trellis_jobs_dead_letters",
     "Jobs that exhausted their retries and wait in the dead-letter list.",
+)
+
+JOBS = _metric(
+    Counter,
+    "trellis_jobs_total",
+    "Job attempts ended, by kind and outcome: succeeded, retried (failed; another attempt follows), "
+    "dead_lettered (failed for good; in the dead-letter list).",
+    ("kind", "outcome"),
+)
+JOB_DURATION = _metric(
+    Histogram,
+    "trellis_job_duration_seconds",
+    "Time from an attempt's start to its outcome, by kind and outcome.",
+    ("kind", "outcome"),
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0),
+)
+SCHEDULED_RUNS = _metric(
+    Counter,
+    "trellis_scheduled_runs_total",
+    "Scheduled job runs by job and outcome.",
+    ("job", "outcome"),
+)
+SCHEDULED_RUN_DURATION = _metric(
+    Histogram,
+    "trellis_scheduled_run_duration_seconds",
+    "Duration of scheduled job runs, by job.",
+    ("job",),
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0),
 )
 
 

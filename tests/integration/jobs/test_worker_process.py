@@ -160,3 +160,39 @@ async def test_the_import_command_draws_progress_and_reports_the_result(env: dic
         assert "100% succeeded" in text
         assert '"accepted": 1500' in text
         assert (await api.container.ports.uow.tasks.progress_totals(project["id"]))[0] == 1500
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The worker's /metrics, parsed: (name, sorted labels) -> value."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5.0)
+    response.raise_for_status()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+async def test_the_worker_process_serves_its_job_metrics(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.support.services import free_port
+
+    port = free_port()
+    process = WorkerProcess({**env, "WORKER_METRICS_PORT": str(port)}, tmp_path / "worker-metrics.log")
+    try:
+        process.wait_for("worker_started")
+        succeeded = ("trellis_jobs_total", (("kind", "tasks.import"), ("outcome", "succeeded")))
+        timed = ("trellis_job_duration_seconds_count", (("kind", "tasks.import"), ("outcome", "succeeded")))
+        before = scrape(port)
+        assert before.get(succeeded, 0.0) == 0.0
+        async with running_api(**env) as api:
+            await run_import_through_the_worker(api, process)
+        after = scrape(port)
+        assert after[succeeded] == 1.0, {k: v for k, v in after.items() if k[0].startswith("trellis_job")}
+        assert after[timed] == 1.0
+        assert "metrics_serving" in process.log()
+    finally:
+        process.stop()
+    assert process.process.returncode == 0, process.log()[-3000:]

@@ -198,7 +198,9 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     publisher = InMemoryEventPublisher()
     ports = Ports(uow=uow, clock=clock or SystemClock(), ids=UuidGenerator(), publisher=publisher)
     cache, idempotency, rate_limiter = _cache_idempotency_and_limits(settings, closers)
-    read_cache = ReadCache(cache, settings.cache_ttl_seconds, LoggingCacheObserver())
+    # CACHE_TTL_SECONDS=0 turns the read cache off: every read goes to the repositories
+    ttl = settings.cache_ttl_seconds
+    read_cache = ReadCache(cache if ttl else None, max(ttl, 1), LoggingCacheObserver())
     publisher.subscribe(CacheInvalidator(read_cache))  # awaited by publish: bumped before the response
     live = await _live_events(settings, publisher, closers)  # after the cache: a notified client reads fresh
     # Revoked access-token jtis: in Redis beside the cache (shared by every process); in memory a

@@ -68,7 +68,7 @@ class Settings:
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "trellis-api"
     # read cache, rate limits (issue 5)
-    cache_ttl_seconds: int = 60
+    cache_ttl_seconds: int = 60  # 0: no read cache (reads go to the repositories; bench's uncached runs)
     rate_limit_default: str = "120/minute"
     rate_limit_auth: str = "10/minute"
     trusted_proxy_header: str | None = None
@@ -312,7 +312,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         log_file_backups=_int(env, "LOG_FILE_BACKUPS", 5, 0, 100),
         otel_exporter_otlp_endpoint=_optional(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
         otel_service_name=_optional(env, "OTEL_SERVICE_NAME") or "trellis-api",
-        cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60, 1, 24 * 3600),
+        cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60, 0, 24 * 3600),
         rate_limit_default=_rate(env, "RATE_LIMIT_DEFAULT", "120/minute"),
         rate_limit_auth=_rate(env, "RATE_LIMIT_AUTH", "10/minute"),
         trusted_proxy_header=(_optional(env, "TRUSTED_PROXY_HEADER") or "").lower() or None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from tests.integration.http.helpers import Api, Member, assert_success
+from tests.integration.http.helpers import Api, Member, assert_success, running_api
 
 
 def cache_events(result: str) -> float:
@@ -135,3 +135,15 @@ async def test_project_progress_follows_task_changes_in_every_view(api: Api) -> 
     assert_success(await api.client.delete(f"/api/v1/projects/{pid}", headers=owner.headers))
     assert (await read(api, owner, f"/api/v1/projects/{pid}"))[0] == 404
     assert (await read(api, owner, f"/api/v1/tasks/{first['id']}"))[0] == 404
+
+
+async def test_cache_ttl_zero_turns_the_read_cache_off() -> None:
+    """``CACHE_TTL_SECONDS=0`` (the bench's uncached runs): every read goes to the store, none is a hit."""
+    async with running_api(RATE_LIMIT_DEFAULT="100000/minute", CACHE_TTL_SECONDS="0") as api:
+        owner = await api.member()
+        pid = (await api.create_project(owner))["id"]
+        before = {r: cache_events(r) for r in ("hit", "miss", "bypass")}
+        for _ in range(3):
+            assert (await read(api, owner, f"/api/v1/projects/{pid}"))[0] == 200
+            assert (await read(api, owner, f"/api/v1/projects/{pid}/tasks"))[0] == 200
+        assert {r: cache_events(r) for r in ("hit", "miss", "bypass")} == before

@@ -15,6 +15,12 @@ Repository contract (all repositories):
 - ``list`` applies filters, then sorts by the requested field (ties broken by id, ascending,
   so pages never overlap), then pages; ``Page.total`` counts every match, not just the page.
   ``None`` values sort before every value ascending and after every value descending.
+- ``list_keyset`` (projects, tasks, posts) returns the same matches in the same order as
+  ``list``, but from a position (``KeysetRequest.after``: a sort value + an id, see
+  ``domain.paging.follows``) instead of an offset, and without a total: the first ``size``
+  matches strictly after that position, and ``next`` = the last item's position when more
+  follow (None on the last page). Its cost does not grow with how far into the list the
+  position is (MongoDB: a range query on the (filters, sort field, ``_id``) index).
 - A store that cannot be reached raises ``DependencyUnavailable`` — never a driver error.
 """
 
@@ -34,7 +40,7 @@ from domain.events import DomainEvent
 from domain.files import StoredFile
 from domain.identity import Principal, Role, User
 from domain.jobs import Job, JobState
-from domain.paging import Page, PageRequest
+from domain.paging import KeysetPage, KeysetRequest, Page, PageRequest
 from domain.weather import CurrentWeather, Forecast, GeoPoint
 
 # --- repositories -------------------------------------------------------------------------
@@ -80,6 +86,8 @@ class ProjectRepository(Protocol):
 
     async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]: ...
 
+    async def list_keyset(self, query: ProjectQuery, page: KeysetRequest) -> KeysetPage[Project]: ...
+
     async def purge_deleted(self, deleted_before: datetime) -> tuple[str, ...]:
         """Remove for good every project soft-deleted before ``deleted_before``; their ids."""
 
@@ -98,6 +106,8 @@ class TaskRepository(Protocol):
     async def update(self, task: Task, expected_version: int) -> Task: ...
 
     async def list(self, query: TaskQuery, page: PageRequest) -> Page[Task]: ...
+
+    async def list_keyset(self, query: TaskQuery, page: KeysetRequest) -> KeysetPage[Task]: ...
 
     async def progress_totals(self, project_id: str) -> tuple[int, int]:
         """(number of live tasks, sum of their progress) for the project."""
@@ -521,6 +531,8 @@ class PostRepository(Protocol):
     async def update(self, post: Post, expected_version: int) -> Post: ...
 
     async def list(self, query: PostQuery, page: PageRequest) -> Page[Post]: ...
+
+    async def list_keyset(self, query: PostQuery, page: KeysetRequest) -> KeysetPage[Post]: ...
 
     async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
         """Soft-delete every live post on the project (bumping versions); returns how many."""

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from adapters.memory.keyset import select_keyset
 from adapters.memory.store import MemoryStore, R, Table
 from domain.board import Project, Visibility
 from domain.content import COLLECTION_SORT_FIELDS, POST_SORT_FIELDS, Collection, Post
-from domain.paging import Page, PageRequest
+from domain.paging import KeysetPage, KeysetRequest, Page, PageRequest
 from domain.ports import CollectionQuery, PostQuery
 
 
@@ -38,6 +39,10 @@ class MemoryPostRepository:
 
     async def list(self, query: PostQuery, page: PageRequest) -> Page[Post]:
         return _select((p for p in self._table.live() if self._matches(p, query)), page, POST_SORT_FIELDS)
+
+    async def list_keyset(self, query: PostQuery, page: KeysetRequest) -> KeysetPage[Post]:
+        matches = (p for p in self._table.live() if self._matches(p, query))
+        return select_keyset(matches, page, POST_SORT_FIELDS)
 
     async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
         doomed = [post for post in self._table.live() if post.project_id == project_id]

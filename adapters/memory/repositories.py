@@ -14,10 +14,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from adapters.memory.keyset import select_keyset
 from adapters.memory.store import MemoryStore, R, Table
 from domain.board import Project, Task, Visibility
 from domain.identity import ExternalIdentity, User, normalise_email
-from domain.paging import PROJECT_SORT_FIELDS, TASK_SORT_FIELDS, USER_SORT_FIELDS, Page, PageRequest
+from domain.paging import (
+    PROJECT_SORT_FIELDS,
+    TASK_SORT_FIELDS,
+    USER_SORT_FIELDS,
+    KeysetPage,
+    KeysetRequest,
+    Page,
+    PageRequest,
+)
 from domain.ports import ProjectQuery, ProjectStats, TaskQuery
 
 
@@ -66,6 +75,10 @@ class MemoryProjectRepository:
     async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]:
         return _select((p for p in self._table.live() if _project_matches(p, query)), page, PROJECT_SORT_FIELDS)
 
+    async def list_keyset(self, query: ProjectQuery, page: KeysetRequest) -> KeysetPage[Project]:
+        matches = (p for p in self._table.live() if _project_matches(p, query))
+        return select_keyset(matches, page, PROJECT_SORT_FIELDS)
+
     async def purge_deleted(self, deleted_before: datetime) -> tuple[str, ...]:
         return tuple(self._table.purge(lambda p: p.deleted_at is not None and p.deleted_at < deleted_before))
 
@@ -86,12 +99,17 @@ class MemoryTaskRepository:
         return copy.copy(record)
 
     async def list(self, query: TaskQuery, page: PageRequest) -> Page[Task]:
-        matches = (
+        return _select(self._matches(query), page, TASK_SORT_FIELDS)
+
+    async def list_keyset(self, query: TaskQuery, page: KeysetRequest) -> KeysetPage[Task]:
+        return select_keyset(self._matches(query), page, TASK_SORT_FIELDS)
+
+    def _matches(self, query: TaskQuery) -> Iterable[Task]:
+        return (
             task
             for task in self._table.live()
             if task.project_id == query.project_id and (query.tag is None or task.tag == query.tag)
         )
-        return _select(matches, page, TASK_SORT_FIELDS)
 
     async def progress_totals(self, project_id: str) -> tuple[int, int]:
         progress = [task.progress for task in self._table.live() if task.project_id == project_id]

@@ -20,10 +20,10 @@ from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo.documents import _required_utc, _TrellisDocument, _utc
 from adapters.mongo.errors import translated
-from adapters.mongo.repositories import Filter, _MongoRepository
+from adapters.mongo.repositories import Filter, _MongoRepository, keyset_filter, keyset_page, sort_spec
 from domain.content import AnalysisStatus, Collection, Post, PostAnalysis
 from domain.errors import Conflict
-from domain.paging import Page, PageRequest
+from domain.paging import KeysetPage, KeysetRequest, Page, PageRequest
 from domain.ports import CollectionQuery, PostQuery
 
 
@@ -210,6 +210,28 @@ class MongoPostRepository(_MongoRepository[Post, PostDocument]):
             raws = await (await self._collection.aggregate(rows_pipeline, session=session)).to_list()
         total = int(counted[0]["n"]) if counted else 0
         return Page(items=[self._to_entity(raw) for raw in raws], total=total, page=page.page, size=page.size)
+
+    async def list_keyset(self, query: PostQuery, page: KeysetRequest) -> KeysetPage[Post]:
+        """From the anchor on, in index order; for a viewer the visibility join streams after
+        the sorted range (``$sort`` right after the first ``$match``, so the server reads the
+        index in order and stops at ``$limit`` instead of joining and sorting every post)."""
+        conditions = keyset_filter(self._live(post_filter(query)), page.sort, page.after)
+        if query.viewer_id is None:
+            with translated():
+                cursor = self._collection.find(conditions, session=self._session())
+                raws = await cursor.sort(sort_spec(page.sort)).limit(page.size + 1).to_list()
+            return keyset_page([self._to_entity(raw) for raw in raws], page)
+        pipeline: list[Filter] = [
+            {"$match": conditions},
+            {"$sort": dict(sort_spec(page.sort))},
+            {"$lookup": {"from": "projects", "localField": "project_id", "foreignField": "_id", "as": "_project"}},
+            {"$match": {"$or": [{"project_id": None}, *_visible_to(query.viewer_id)]}},
+            {"$limit": page.size + 1},
+            {"$project": {"_project": 0}},
+        ]
+        with translated():
+            raws = await (await self._collection.aggregate(pipeline, session=self._session())).to_list()
+        return keyset_page([self._to_entity(raw) for raw in raws], page)
 
     async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
         marker = at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Generic, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
@@ -25,7 +25,7 @@ from domain.board import Project, Task
 from domain.content import Collection, Post
 from domain.errors import Conflict, EmailTaken, NotFound, VersionConflict
 from domain.identity import User, normalise_email
-from domain.paging import Page, PageRequest
+from domain.paging import Keyset, KeysetPage, KeysetRequest, Page, PageRequest, Sort, SortValue, keyset_of
 from domain.ports import ProjectQuery, ProjectStats, TaskQuery
 
 RawDocument = dict[str, Any]
@@ -101,6 +101,16 @@ class _MongoRepository(Generic[E, D]):
             result = await self._collection.delete_many({"deleted_at": {"$ne": None, "$lt": _aware(deleted_before)}})
         return result.deleted_count
 
+    async def _keyset_page(self, query: Filter, page: KeysetRequest) -> KeysetPage[E]:
+        """``size + 1`` documents from the anchor on (the extra one says whether a next page
+        exists): a range query on (filters, sort field, ``_id``), never a skip, never a count."""
+        order = sort_spec(page.sort)
+        conditions = keyset_filter(self._live(query), page.sort, page.after)
+        with translated():
+            cursor = self._collection.find(conditions, session=self._session()).sort(order).limit(page.size + 1)
+            raws = await cursor.to_list()
+        return keyset_page([self._to_entity(raw) for raw in raws], page)
+
     async def _conditional_replace(self, entity: E, expected_version: int) -> E:
         """Store ``entity`` only if the stored live copy still has ``expected_version``.
 
@@ -166,6 +176,9 @@ class MongoProjectRepository(_MongoRepository[Project, ProjectDocument]):
     async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]:
         return await self._page(project_filter(query), page)
 
+    async def list_keyset(self, query: ProjectQuery, page: KeysetRequest) -> KeysetPage[Project]:
+        return await self._keyset_page(project_filter(query), page)
+
     async def purge_deleted(self, deleted_before: datetime) -> tuple[str, ...]:
         doomed = {"deleted_at": {"$ne": None, "$lt": _aware(deleted_before)}}
         with translated():
@@ -202,6 +215,9 @@ class MongoTaskRepository(_MongoRepository[Task, TaskDocument]):
 
     async def list(self, query: TaskQuery, page: PageRequest) -> Page[Task]:
         return await self._page(task_filter(query), page)
+
+    async def list_keyset(self, query: TaskQuery, page: KeysetRequest) -> KeysetPage[Task]:
+        return await self._keyset_page(task_filter(query), page)
 
     async def progress_totals(self, project_id: str) -> tuple[int, int]:
         pipeline: list[Filter] = [
@@ -275,6 +291,70 @@ def task_filter(query: TaskQuery) -> Filter:
     if query.tag is not None:
         conditions["tag"] = query.tag
     return conditions
+
+
+def sort_spec(sort: Sort) -> list[tuple[str, int]]:
+    """The list order: the sort field, then ``_id`` ascending (ties never straddle pages)."""
+    field = _SORT_FIELDS.get(sort.field, sort.field)
+    order = [(field, DESCENDING if sort.descending else ASCENDING)]
+    if field != "_id":
+        order.append(("_id", ASCENDING))
+    return order
+
+
+def keyset_filter(base: Filter, sort: Sort, anchor: Keyset | None) -> Filter:
+    """``base`` restricted to what comes strictly after ``anchor`` in ``sort`` order.
+
+    A rooted ``$or`` of self-contained branches (each repeats ``base``), so each branch is one
+    index range — (filters, field > v), (filters, field = v, _id > id), (filters, field = null)
+    — already in sort order, and the server merges them (SORT_MERGE) instead of sorting.
+    MongoDB sorts null before every value, which is the contract's None placement; ``$gt`` and
+    ``$lt`` compare within one BSON type, so they never match null.
+    """
+    if anchor is None:
+        return base
+    field = _SORT_FIELDS.get(sort.field, sort.field)
+    value = _bson_value(anchor.value)
+    branches: list[Filter]
+    if value is None:
+        branches = [{field: None, "_id": {"$gt": anchor.id}}]
+        if not sort.descending:
+            branches.append({field: {"$ne": None}})
+    else:
+        branches = [
+            {field: {"$lt" if sort.descending else "$gt": value}},
+            {field: value, "_id": {"$gt": anchor.id}},
+        ]
+        if sort.descending:
+            branches.append({field: None})
+    return {"$or": [_both(base, branch) for branch in branches]}
+
+
+def _both(base: Filter, extra: Filter) -> Filter:
+    """Every condition of both (a field in both, e.g. ``tag`` filtered and sorted on, gets both)."""
+    merged = dict(base)
+    for key, condition in extra.items():
+        if key in merged:
+            merged["$and"] = [*merged.get("$and", []), {key: condition}]
+        else:
+            merged[key] = condition
+    return merged
+
+
+def keyset_page(entities: list[E], page: KeysetRequest) -> KeysetPage[E]:
+    """The first ``size`` of ``size + 1`` fetched entities, and where the next page starts."""
+    items = entities[: max(page.size, 0)]
+    more = len(entities) > len(items) and bool(items)
+    return KeysetPage(items=items, size=page.size, next=keyset_of(items[-1], page.sort) if more else None)
+
+
+def _bson_value(value: SortValue) -> Any:
+    """A sort value as stored: dates are midnight-UTC datetimes, datetimes are UTC."""
+    if isinstance(value, datetime):
+        return _aware(value)
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, tzinfo=UTC)
+    return value
 
 
 def _duplicate(error: DuplicateKeyError) -> Conflict:

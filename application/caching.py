@@ -10,6 +10,9 @@ How an entry is keyed (what the viewer may see):
   user id), the filters, the sort, the page and the size.
 - a page of a project's tasks: keyed by project, tag, sort, page and size; served only after
   the project's visibility check (on the cached project) passed.
+- a keyset ("cursor") page: keyed like its page/size sibling, with the position it starts
+  after (sort value and id) in place of the page number, under the same scopes — so the same
+  bump that retires a stale page retires a stale cursor page.
 
 Consistency ("a read after a write never sees stale data"): every key embeds the generations
 (see ``domain.ports.Cache``) of the scopes it depends on, read *before* the record is loaded.
@@ -50,7 +53,15 @@ from domain import events as ev
 from domain.board import Project, SiteLocation, Task, Visibility
 from domain.errors import DependencyUnavailable
 from domain.events import DomainEvent
-from domain.paging import Page, PageRequest
+from domain.paging import (
+    Keyset,
+    KeysetPage,
+    KeysetRequest,
+    Page,
+    PageRequest,
+    sort_value_from_text,
+    sort_value_to_text,
+)
 from domain.ports import Cache, ProjectQuery, TaskQuery
 
 T = TypeVar("T")
@@ -146,6 +157,38 @@ class ReadCache:
         assert found is not None
         return found
 
+    async def project_keyset_page(
+        self, query: ProjectQuery, page: KeysetRequest, load: Callable[[], Awaitable[KeysetPage[Project]]]
+    ) -> KeysetPage[Project]:
+        viewer = "admin" if query.viewer_id is None else f"u={query.viewer_id}"
+        parts = [viewer, f"vis={query.visibility or ''}", f"q={query.q or ''}", f"owner={query.owner_id or ''}"]
+        parts += _keyset_parts(page)
+        found = await self._read(
+            "project_keyset",
+            [PROJECT_LIST_SCOPE],
+            parts,
+            load,
+            lambda p: _keyset_page_to_json(p, _project_to_json),
+            lambda raw: _keyset_page_from_json(raw, _project_from_json),
+        )
+        assert found is not None
+        return found
+
+    async def task_keyset_page(
+        self, query: TaskQuery, page: KeysetRequest, load: Callable[[], Awaitable[KeysetPage[Task]]]
+    ) -> KeysetPage[Task]:
+        parts = [query.project_id, f"tag={query.tag or ''}", *_keyset_parts(page)]
+        found = await self._read(
+            "task_keyset",
+            [task_list_scope(query.project_id)],
+            parts,
+            load,
+            lambda p: _keyset_page_to_json(p, _task_to_json),
+            lambda raw: _keyset_page_from_json(raw, _task_from_json),
+        )
+        assert found is not None
+        return found
+
     async def invalidate(self, scopes: Sequence[str]) -> None:
         """Bump every scope (after a commit). Never raises: the write already happened."""
         if self._cache is None or not scopes:
@@ -229,6 +272,14 @@ def _str(value: object) -> str | None:
 
 def _paging_parts(page: PageRequest) -> list[str]:
     return [f"sort={page.sort.render()}", f"p={page.page}", f"s={page.size}"]
+
+
+def _keyset_parts(page: KeysetRequest) -> list[str]:
+    parts = [f"sort={page.sort.render()}", f"s={page.size}"]
+    if page.after is None:
+        return [*parts, "from-start"]
+    kind, text = sort_value_to_text(page.after.value)
+    return [*parts, f"after={kind}", text, page.after.id]
 
 
 # --- JSON codec of the cached records ---------------------------------------------------------
@@ -329,3 +380,15 @@ def _page_from_json(raw: dict[str, Any], item: Callable[[dict[str, Any]], T]) ->
     return Page(
         items=[item(i) for i in raw["items"]], total=int(raw["total"]), page=int(raw["page"]), size=int(raw["size"])
     )
+
+
+def _keyset_page_to_json(page: KeysetPage[T], item: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    position = page.next
+    after = None if position is None else [*sort_value_to_text(position.value), position.id]
+    return {"items": [item(i) for i in page.items], "size": page.size, "next": after}
+
+
+def _keyset_page_from_json(raw: dict[str, Any], item: Callable[[dict[str, Any]], T]) -> KeysetPage[T]:
+    after = raw["next"]
+    position = None if after is None else Keyset(value=sort_value_from_text(after[0], after[1]), id=str(after[2]))
+    return KeysetPage(items=[item(i) for i in raw["items"]], size=int(raw["size"]), next=position)

@@ -29,7 +29,7 @@ from domain.content import (
 )
 from domain.errors import NotFound, VersionConflict
 from domain.identity import Principal
-from domain.paging import Page, PageRequest
+from domain.paging import KeysetPage, KeysetRequest, Page, PageRequest
 from domain.ports import PostQuery
 
 #: how often ``record_analysis`` re-reads a post that changed under it
@@ -109,6 +109,16 @@ class PostService:
             ensure_can_post_on(principal, project)  # same rule: visible project, else NotFound
         query = PostQuery(viewer_id=None if principal.is_admin else principal.user_id, project_id=project_id)
         return await self._ports.uow.posts.list(query, page)
+
+    async def list_keyset(
+        self, principal: Principal, page: KeysetRequest, project_id: str | None = None
+    ) -> KeysetPage[Post]:
+        """``list`` from a position instead of a page number, without a total."""
+        if project_id is not None:
+            project = await self._ports.uow.projects.get(project_id)
+            ensure_can_post_on(principal, project)
+        query = PostQuery(viewer_id=None if principal.is_admin else principal.user_id, project_id=project_id)
+        return await self._ports.uow.posts.list_keyset(query, page)
 
     async def update(
         self, principal: Principal, post_id: str, changes: PostChanges, expected_version: int | None = None

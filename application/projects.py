@@ -23,7 +23,7 @@ from domain.board import (
     title_problems,
 )
 from domain.identity import Principal
-from domain.paging import Page, PageRequest
+from domain.paging import KeysetPage, KeysetRequest, Page, PageRequest
 from domain.ports import ProjectQuery, ProjectStats
 
 
@@ -39,6 +39,13 @@ class NewProject:
 @dataclass(frozen=True, slots=True)
 class ProjectListing(Page[Project]):
     """A page of projects and, when asked for, each listed project's task statistics (by id)."""
+
+    stats: Mapping[str, ProjectStats] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectKeysetListing(KeysetPage[Project]):
+    """A keyset page of projects and, when asked for, each listed project's task statistics."""
 
     stats: Mapping[str, ProjectStats] | None = None
 
@@ -99,17 +106,38 @@ class ProjectService:
     ) -> ProjectListing:
         """With ``include_stats``, the page's task statistics come from ONE extra repository call
         for the whole page (never one per project), computed fresh rather than cached."""
-        query = ProjectQuery(
-            viewer_id=None if principal.is_admin else principal.user_id,
-            visibility=visibility,
-            q=q.strip() or None if q is not None else None,
-        )
+        query = self._query(principal, visibility, q)
         projects = self._ports.uow.projects
         found = await self._cache.project_page(query, page, lambda: projects.list(query, page))
         stats = None
         if include_stats:
             stats = await self._ports.uow.tasks.stats_for_projects([p.id for p in found.items]) if found.items else {}
         return ProjectListing(items=found.items, total=found.total, page=found.page, size=found.size, stats=stats)
+
+    async def list_keyset(
+        self,
+        principal: Principal,
+        page: KeysetRequest,
+        visibility: Visibility | None = None,
+        q: str | None = None,
+        include_stats: bool = False,
+    ) -> ProjectKeysetListing:
+        """``list`` from a position instead of a page number, without a total."""
+        query = self._query(principal, visibility, q)
+        projects = self._ports.uow.projects
+        found = await self._cache.project_keyset_page(query, page, lambda: projects.list_keyset(query, page))
+        stats = None
+        if include_stats:
+            stats = await self._ports.uow.tasks.stats_for_projects([p.id for p in found.items]) if found.items else {}
+        return ProjectKeysetListing(items=found.items, size=found.size, next=found.next, stats=stats)
+
+    @staticmethod
+    def _query(principal: Principal, visibility: Visibility | None, q: str | None) -> ProjectQuery:
+        return ProjectQuery(
+            viewer_id=None if principal.is_admin else principal.user_id,
+            visibility=visibility,
+            q=q.strip() or None if q is not None else None,
+        )
 
     async def update(
         self,

@@ -25,7 +25,7 @@ from domain.board import (
 )
 from domain.errors import NotFound
 from domain.identity import Principal
-from domain.paging import Page, PageRequest
+from domain.paging import KeysetPage, KeysetRequest, Page, PageRequest
 from domain.ports import TaskQuery, UnitOfWork
 
 
@@ -107,6 +107,14 @@ class TaskService:
         await self._visible_project(principal, project_id)
         query, tasks = TaskQuery(project_id=project_id, tag=tag), self._ports.uow.tasks
         return await self._cache.task_page(query, page, lambda: tasks.list(query, page))
+
+    async def list_keyset(
+        self, principal: Principal, project_id: str, page: KeysetRequest, tag: str | None = None
+    ) -> KeysetPage[Task]:
+        """The same list from a position instead of a page number, without a total."""
+        await self._visible_project(principal, project_id)
+        query, tasks = TaskQuery(project_id=project_id, tag=tag), self._ports.uow.tasks
+        return await self._cache.task_keyset_page(query, page, lambda: tasks.list_keyset(query, page))
 
     async def _visible_project(self, principal: Principal, project_id: str) -> Project:
         """Read path only (cached); writes load the project inside their transaction."""

@@ -120,6 +120,16 @@ class WeakPassword(ValidationFailed):
     code = "weak_password"
 
 
+class InvalidCursor(ValidationFailed):
+    """A paging cursor that this service did not issue for this very list: tampered, truncated,
+    signed with another key, or made for another route, other filters or another sort."""
+
+    code = "invalid_cursor"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__([FieldProblem("query.cursor", reason)])
+
+
 class DependencyUnavailable(DomainError):
     """A store or service the request needs is down; safe to retry later."""
 

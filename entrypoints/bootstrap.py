@@ -62,6 +62,7 @@ from domain.ports import (
     WeatherProvider,
 )
 from entrypoints.cache_metrics import LoggingCacheObserver
+from entrypoints.http.cursors import CursorCodec, derive_cursor_key
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.ws.hub import LiveHub
 
@@ -103,6 +104,8 @@ class Container:
     files: FileService | None = None
     # issue 10: background jobs (SAQ on Redis, else in-process), schedules, import/export
     jobs: JobsWiring | None = None
+    # issue 12: signs the ?cursor= of keyset pages (key derived from REFRESH_TOKEN_KEY, else random)
+    cursors: CursorCodec = field(default_factory=lambda: CursorCodec(secrets.token_bytes(32)))
 
     async def readiness(self) -> dict[str, str]:
         """Each configured dependency's state, each checked with a short timeout, concurrently."""
@@ -227,6 +230,8 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
         live=live,
     )
     container.oidc = _oidc_login(settings, ports, container.accounts, closers)
+    if settings.refresh_token_key is not None:  # shared by replicas and restarts, like the OIDC state key
+        container.cursors = CursorCodec(derive_cursor_key(settings.refresh_token_key))
     _weather_and_analysis(settings, container, closers)
     container.files = await _files(
         settings, ports, database.database if settings.mongodb_url else None, checks, closers

@@ -33,6 +33,19 @@ class ListEnvelope(msgspec.Struct, Generic[T], kw_only=True):
     status: Literal["success"] = "success"
 
 
+class CursorMeta(msgspec.Struct, kw_only=True):
+    """Keyset paging: no total; ``next_cursor`` is null on the last page."""
+
+    size: int
+    next_cursor: str | None
+
+
+class CursorListEnvelope(msgspec.Struct, Generic[T], kw_only=True):
+    data: list[T]
+    meta: CursorMeta
+    status: Literal["success"] = "success"
+
+
 class ErrorDetail(msgspec.Struct, kw_only=True):
     field: str
     message: str
@@ -73,4 +86,16 @@ def link_header(path: str, params: dict[str, str], page: Page[Any]) -> str:
     if page.page < page.pages:
         links.append(f'<{url(page.page + 1)}>; rel="next"')
     links.append(f'<{url(last)}>; rel="last"')
+    return ", ".join(links)
+
+
+def cursor_link_header(path: str, params: dict[str, str], size: int, next_cursor: str | None) -> str:
+    """RFC 8288 links of a keyset page: ``first`` (``cursor=``) and, unless it is the last, ``next``."""
+
+    def url(cursor: str) -> str:
+        return f"{path}?{urlencode({**params, 'cursor': cursor, 'size': str(size)})}"
+
+    links = [f'<{url("")}>; rel="first"']
+    if next_cursor is not None:
+        links.append(f'<{url(next_cursor)}>; rel="next"')
     return ", ".join(links)

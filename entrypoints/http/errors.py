@@ -24,6 +24,7 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `import_too_large` | 413 | an import file is over `IMPORT_MAX_BYTES` (nothing is kept) |
 | `unsupported_media_type` | 415 | the body's media type is not accepted, or a file's sniffed type is not allowed |
 | `validation_error` | 422 | a field is missing or invalid (`details` names each field) |
+| `invalid_cursor` | 422 | `cursor` was not issued for this list, its filters and sort (`details` says why) |
 | `weak_password` | 422 | the password breaks the policy (`details` names the rule) |
 | `idempotency_in_flight` | 409 | a request with the same `Idempotency-Key` is still running; retry later |
 | `idempotency_key_reused` | 422 | the `Idempotency-Key` was used for a different request (method, path or body) |

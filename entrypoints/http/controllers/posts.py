@@ -15,9 +15,18 @@ from domain.content import POST_BODY_MAX, POST_SORT_FIELDS, POST_TITLE_MAX, Post
 from domain.identity import Principal
 from domain.paging import Sort, page_request
 from entrypoints.http.conditional import PRIVATE_NO_CACHE, etag, expected_version, not_modified
-from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response, sort_pattern
+from entrypoints.http.controllers.paging import (
+    SORT_DESCRIPTION,
+    CursorQuery,
+    PageQuery,
+    SizeQuery,
+    cursor_list_response,
+    cursor_paging,
+    list_response,
+    sort_pattern,
+)
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
-from entrypoints.http.envelope import Envelope, ListEnvelope, ok
+from entrypoints.http.envelope import CursorListEnvelope, Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
 from entrypoints.http.schemas import Strict
 
@@ -122,7 +131,8 @@ class PostController(Controller):
         summary="List posts",
         description="Posts the caller may see: those without a project, and those on projects the caller may "
         "see (a personal project's posts only to its owner; admins see all). `project_id` filters (an invisible "
-        "project is a 404). `total` counts only visible posts. Paging in `meta` and the `Link` header.",
+        "project is a 404). `total` counts only visible posts. Paging in `meta` and the `Link` header: `page`/`size`, "
+        "or `cursor` (keyset: `cursor=` for the first page, then `meta.next_cursor`; no total).",
         responses=error_responses(401, 404, 422),
     )
     async def list_posts(
@@ -133,10 +143,17 @@ class PostController(Controller):
         size: SizeQuery = 20,
         sort: PostSort = None,
         project_id: ProjectFilter = None,
-    ) -> Response[ListEnvelope[PostOut]]:
-        paging = page_request(page, size, sort, POST_SORT_FIELDS, Sort("created_at", descending=True))
+        cursor: CursorQuery = None,
+    ) -> Response[ListEnvelope[PostOut] | CursorListEnvelope[PostOut]]:
+        default = Sort("created_at", descending=True)
+        if cursor is not None:
+            keyset = cursor_paging(request, cursor, size, sort, POST_SORT_FIELDS, default, "posts", project_id)
+            listed = await container_of(request).posts.list_keyset(principal, keyset.page, project_id=project_id)
+            return cursor_list_response(request, keyset, listed, [PostOut.of(p) for p in listed.items])
+        paging = page_request(page, size, sort, POST_SORT_FIELDS, default)
         found = await container_of(request).posts.list(principal, paging, project_id=project_id)
-        return list_response(request, found, [PostOut.of(p) for p in found.items])
+        paged: Response[Any] = list_response(request, found, [PostOut.of(p) for p in found.items])
+        return paged
 
     @post(
         "/",

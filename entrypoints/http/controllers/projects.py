@@ -15,9 +15,18 @@ from domain.board import ProjectChanges, Visibility
 from domain.identity import Principal
 from domain.paging import PROJECT_SORT_FIELDS, TASK_SORT_FIELDS, Sort, page_request
 from entrypoints.http.conditional import PRIVATE_NO_CACHE, etag, expected_version, not_modified
-from entrypoints.http.controllers.paging import SORT_DESCRIPTION, PageQuery, SizeQuery, list_response, sort_pattern
+from entrypoints.http.controllers.paging import (
+    SORT_DESCRIPTION,
+    CursorQuery,
+    PageQuery,
+    SizeQuery,
+    cursor_list_response,
+    cursor_paging,
+    list_response,
+    sort_pattern,
+)
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
-from entrypoints.http.envelope import Envelope, ListEnvelope, ok
+from entrypoints.http.envelope import CursorListEnvelope, Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
 from entrypoints.http.schemas import (
     ProjectCreateIn,
@@ -80,7 +89,8 @@ class ProjectController(Controller):
         summary="List projects",
         description="Projects the caller may see: their own and every public one (admins see all). Filter by "
         "`visibility` and by `q` (title substring); sort by a whitelisted field. Paging is in `meta` and in "
-        "the `Link` header. `include=stats` adds each project's task statistics.",
+        "the `Link` header: `page`/`size`, or `cursor` (keyset: `cursor=` for the first page, then "
+        "`meta.next_cursor`; no total). `include=stats` adds each project's task statistics.",
         responses=error_responses(401, 422),
     )
     async def list_projects(
@@ -93,14 +103,25 @@ class ProjectController(Controller):
         visibility: VisibilityFilter = None,
         q: TitleSearch = None,
         include: IncludeQuery = None,
-    ) -> Response[ListEnvelope[ProjectListItemOut]]:
+        cursor: CursorQuery = None,
+    ) -> Response[ListEnvelope[ProjectListItemOut] | CursorListEnvelope[ProjectListItemOut]]:
+        projects = container_of(request).projects
+        if cursor is not None:
+            keyset = cursor_paging(
+                request, cursor, size, sort, PROJECT_SORT_FIELDS, DEFAULT_SORT, "projects", visibility, q
+            )
+            listed = await projects.list_keyset(
+                principal, keyset.page, visibility=visibility, q=q, include_stats=include == "stats"
+            )
+            by_id = listed.stats
+            rows = [ProjectListItemOut.listed(p, None if by_id is None else by_id.get(p.id)) for p in listed.items]
+            return cursor_list_response(request, keyset, listed, rows)
         paging = page_request(page, size, sort, PROJECT_SORT_FIELDS, DEFAULT_SORT)
-        found = await container_of(request).projects.list(
-            principal, paging, visibility=visibility, q=q, include_stats=include == "stats"
-        )
+        found = await projects.list(principal, paging, visibility=visibility, q=q, include_stats=include == "stats")
         stats = found.stats
         items = [ProjectListItemOut.listed(p, None if stats is None else stats.get(p.id)) for p in found.items]
-        return list_response(request, found, items)
+        paged: Response[Any] = list_response(request, found, items)
+        return paged
 
     @post(
         "/",
@@ -207,7 +228,9 @@ class ProjectController(Controller):
     @get(
         "/{project_id:str}/tasks",
         summary="List a project's tasks",
-        description="Tasks of a project the caller may see, optionally only those with `tag`.",
+        description="Tasks of a project the caller may see, optionally only those with `tag`. Two ways to page: "
+        "`page`/`size` (with `meta.total`), or `cursor` (keyset: `cursor=` for the first page, then "
+        "`meta.next_cursor`; no total, and page 1,000 costs what page 1 does).",
         responses=error_responses(401, 404, 422),
     )
     async def list_tasks(
@@ -219,10 +242,18 @@ class ProjectController(Controller):
         size: SizeQuery = 20,
         sort: TaskSort = None,
         tag: TagFilter = None,
-    ) -> Response[ListEnvelope[TaskOut]]:
+        cursor: CursorQuery = None,
+    ) -> Response[ListEnvelope[TaskOut] | CursorListEnvelope[TaskOut]]:
+        if cursor is not None:
+            keyset = cursor_paging(
+                request, cursor, size, sort, TASK_SORT_FIELDS, Sort("created_at"), "tasks", project_id, tag
+            )
+            listed = await container_of(request).tasks.list_keyset(principal, project_id, keyset.page, tag=tag)
+            return cursor_list_response(request, keyset, listed, [TaskOut.of(t) for t in listed.items])
         paging = page_request(page, size, sort, TASK_SORT_FIELDS, Sort("created_at"))
         found = await container_of(request).tasks.list(principal, project_id, paging, tag=tag)
-        return list_response(request, found, [TaskOut.of(t) for t in found.items])
+        paged: Response[Any] = list_response(request, found, [TaskOut.of(t) for t in found.items])
+        return paged
 
     @post(
         "/{project_id:str}/tasks",

@@ -75,11 +75,19 @@ def module_storage_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, st
     return {"FILE_STORAGE_ROOT": str(root / "files"), "IMPORT_SPOOL_DIR": str(root / "imports")}
 
 
+@asynccontextmanager
+async def module_scoped(**settings: str) -> AsyncIterator[Api]:
+    """An app and container of its own that a whole module shares (its tests carry
+    ``pytest.mark.asyncio(loop_scope="module")``): the session app must not be entered twice at once."""
+    app = create_app(make_settings(**SUITE_ENV))
+    async with api_on(app, **SUITE_ENV, **settings) as value, never_a_500(value):
+        yield value
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def module_api(app: Litestar, module_storage_env: dict[str, str]) -> AsyncIterator[Api]:
-    """One container for a whole module (its tests carry ``pytest.mark.asyncio(loop_scope="module")``):
-    for modules whose every test attacks the same set-up, built once."""
-    async with api_on(app, **SUITE_ENV, **module_storage_env) as value, never_a_500(value):
+async def module_api(module_storage_env: dict[str, str]) -> AsyncIterator[Api]:
+    """One container for a module whose every test attacks the same set-up, built once."""
+    async with module_scoped(**module_storage_env) as value:
         yield value
 
 

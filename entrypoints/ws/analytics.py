@@ -117,6 +117,17 @@ class RedisEventLog:
         await self._redis.xadd(self._key, fields, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
 
     async def read(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, Fields]]:
+        try:
+            return await self._read(consumer, count, block_ms)
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            # Redis lost the stream and its group (restarted without persistence, or the key was
+            # deleted): make the group again rather than failing every read until a restart
+            self._group_ready = False
+            return await self._read(consumer, count, block_ms)
+
+    async def _read(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, Fields]]:
         await self._ensure_group()
         claimed = await self._redis.xautoclaim(
             self._key, self._group, consumer, min_idle_time=self._claim_idle_ms, start_id="0-0", count=count

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from redis.exceptions import RedisError
 
 from adapters.redis.client import create_client
 from application.analytics import AnalyticsProcessor, CounterDelta, to_record
@@ -22,7 +23,7 @@ from entrypoints.ws.analytics import (
     RedisEventLog,
 )
 from tests.integration.ws.conftest import LiveServer, receive, subscribe
-from tests.support.redis import redis_client, redis_url
+from tests.support.redis import private_redis_server, redis_client, redis_url
 
 NOW = datetime(2026, 11, 23, 9, 30, 15, tzinfo=UTC)
 
@@ -123,6 +124,28 @@ async def test_redis_group_shares_work_dedupes_and_recovers_a_crashed_consumers_
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+async def test_the_consumer_group_is_made_again_after_redis_lost_it() -> None:
+    """Found by the faults-under-load harness: Redis restarted empty, every read failed NOGROUP
+    (the group was remembered as made) and analytics stayed down until the API restarted."""
+    with private_redis_server() as redis:
+        client = create_client(redis.url)
+        try:
+            log = RedisEventLog(client)
+            await log.append(_event(event_id="before"))
+            assert [f["id"] for _, f in await log.read("c1", 10, 50)] == ["before"]
+            redis.restart()  # empty: no stream, no group
+            for _ in range(20):  # the pool's dead connections are replaced as they fail
+                try:
+                    await log.append(_event(event_id="after"))
+                    break
+                except (RedisError, OSError):
+                    await asyncio.sleep(0.05)
+            assert [f["id"] for _, f in await log.read("c1", 10, 50)] == ["after"]
+            assert await log.lag() == 1  # read, not yet acknowledged
+        finally:
+            await client.aclose()
 
 
 async def test_counters_over_http_and_pushed_on_the_analytics_channel(live: LiveServer) -> None:

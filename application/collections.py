@@ -24,7 +24,7 @@ from domain.content import (
     ensure_collection_visible,
     remove_post,
 )
-from domain.errors import NotFound
+from domain.errors import FieldProblem, ValidationFailed
 from domain.identity import Principal
 from domain.paging import Page, PageRequest, Sort
 from domain.ports import CollectionQuery, PostQuery
@@ -110,11 +110,16 @@ class CollectionService:
     async def add_post(
         self, principal: Principal, collection_id: str, post_id: str, expected_version: int | None = None
     ) -> CollectionView:
-        """Append a post the owner can see (else 404); a post already there changes nothing."""
+        """Append a post the owner can see; a post already there changes nothing.
+
+        The collection is the resource addressed (404 when missing or invisible); the post is a
+        reference in the body, so one that is missing or invisible to the owner is a 422 on
+        ``body.post_id``, with one message for both (it does not tell which)."""
         collection = await self._visible(principal, collection_id)
         check_if_match(collection.version, expected_version)
         if not await self._owner_sees(collection, frozenset({post_id})):
-            raise NotFound("The post does not exist.")
+            problem = FieldProblem("body.post_id", "no post with this id that the collection's owner can see")
+            raise ValidationFailed([problem])
         read_version = collection.version
         if not add_post(collection, post_id, self._ports.clock.now()):
             return await self._view(collection)  # idempotent: no write, no event

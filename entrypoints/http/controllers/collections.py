@@ -194,8 +194,9 @@ class CollectionController(Controller):
     @post(
         "/{collection_id:str}/posts",
         summary="Add a post to a collection",
-        description="Appends a post the collection's owner may see (else 404). Adding a post that is already "
-        "there changes nothing and answers 200 all the same.",
+        description="Appends a post the collection's owner may see. 404 when the collection is missing or not "
+        "the caller's; 422 `validation_error` on `body.post_id` when the post does not exist or its owner cannot "
+        "see it (one answer for both). Adding a post that is already there changes nothing and answers 200.",
         responses=error_responses(400, 401, 404, 409, 412, 422),
         status_code=200,
     )

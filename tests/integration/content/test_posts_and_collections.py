@@ -104,7 +104,12 @@ async def test_collections_are_private_idempotent_and_hide_posts_their_owner_can
         assert assert_success(added)["post_ids"] == [on_project["id"]]
     added = await api.client.post(f"{url}/posts", json={"post_id": loose["id"]}, headers=other.headers)
     missing = await api.client.post(f"{url}/posts", json={"post_id": "nope"}, headers=other.headers)
-    assert_error(missing, 404, "not_found")
+    # the collection is the resource addressed; an unknown post in the body is a field error (as is an invisible one)
+    assert_error(missing, 422, "validation_error", "body.post_id")
+    hidden = await create_post(api, member, project_id=(await api.create_project(member))["id"])
+    invisible = await api.client.post(f"{url}/posts", json={"post_id": hidden["id"]}, headers=other.headers)
+    assert_error(invisible, 422, "validation_error", "body.post_id")
+    assert invisible.json()["error"]["details"] == missing.json()["error"]["details"]
     assert_error(
         await api.client.post(f"{url}/posts", json={}, headers=other.headers), 422, "validation_error", "body.post_id"
     )

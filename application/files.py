@@ -17,7 +17,9 @@ from domain.files import (
     ByteRange,
     FileState,
     FileTooLarge,
+    PartMismatch,
     StoredFile,
+    UploadIncomplete,
     ensure_allowed_type,
     sanitise_name,
     storage_key,
@@ -171,6 +173,25 @@ class FileService:
         )
         return PendingFile(record)
 
+    async def attach_late(
+        self, principal: Principal, pending: PendingFile, task_id: str | None, post_id: str | None
+    ) -> PendingFile:
+        """Attach a file whose task or post was named after its bytes (a multipart body's parts may
+        come in any order): checked as ``upload`` checks it, then the blob moves under that scope."""
+        record = pending.record
+        project_id, scope = await self._attach_to(principal, task_id, post_id)
+        key = storage_key(principal.user_id, scope, record.id)
+        if key != record.storage_key:
+            try:
+                await self._blobs.put(key, await self._blobs.read(record.storage_key), self.limits.max_bytes)
+            except BaseException:
+                await self._blobs.delete(key)
+                raise
+            await self._blobs.delete(record.storage_key)
+            record.storage_key = key
+        record.task_id, record.post_id, record.project_id = task_id, post_id, project_id
+        return pending
+
     async def commit(self, principal: Principal, pending: PendingFile) -> StoredFile:
         try:
             await self._files.add(pending.record)
@@ -293,12 +314,12 @@ class FileService:
     async def put_part(self, principal: Principal, upload_id: str, number: int, data: bytes, sha256: str) -> int:
         stored = await self._upload(principal, upload_id)
         if not 1 <= number <= stored.part_count:
-            raise ValidationFailed([FieldProblem("path.number", f"must be between 1 and {stored.part_count}")])
+            raise PartMismatch(f"This upload has parts 1 to {stored.part_count}; there is no part {number}.")
         expected = stored.expected_part_size(number)
         if not data:
             raise ValidationFailed([FieldProblem("body", "the part is empty")])
-        if len(data) != expected:
-            raise ValidationFailed([FieldProblem("body", f"part {number} must be exactly {expected} bytes")])
+        if len(data) != expected:  # the upload's declared size and part size decide it, not the request alone
+            raise PartMismatch(f"Part {number} of this upload must be exactly {expected} bytes, not {len(data)}.")
         if hashlib.sha256(data).hexdigest() != sha256.lower():
             raise ValidationFailed([FieldProblem("header.content-digest", "does not match the part's SHA-256")])
         await self._blobs.stage_block(stored.storage_key, number, data)
@@ -311,10 +332,10 @@ class FileService:
         missing = [n for n in numbers if n not in staged]
         if missing:
             shown = ", ".join(str(n) for n in missing[:20])
-            raise ValidationFailed([FieldProblem("parts", f"parts still missing: {shown}")])
+            raise UploadIncomplete(f"Parts still missing: {shown}.")
         wrong = [n for n in numbers if staged[n] != stored.expected_part_size(n)]
         if wrong:
-            raise ValidationFailed([FieldProblem("parts", f"part {wrong[0]} has the wrong size")])
+            raise UploadIncomplete(f"Part {wrong[0]} has the wrong size; send it again.")
         size = await self._blobs.commit_blocks(stored.storage_key, numbers)
         try:
             if size != stored.size:

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.errors import DomainError, FieldProblem, ValidationFailed
+from domain.errors import Conflict, DomainError, FieldProblem, ValidationFailed
 
 NAME_MAX = 200
 DEFAULT_ALLOWED_TYPES: tuple[str, ...] = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
@@ -29,6 +29,20 @@ class FileTooLarge(DomainError):
 class UnsupportedFileType(DomainError):
     code = "unsupported_media_type"
     default_message = "The file's type (decided from its bytes) is not accepted."
+
+
+class UploadIncomplete(Conflict):
+    """Completing a resumable upload whose parts are not all there (or not the declared sizes) yet."""
+
+    code = "upload_incomplete"
+    default_message = "The upload is not complete yet; send the missing parts first."
+
+
+class PartMismatch(Conflict):
+    """A part that does not fit the upload it is sent to: its number or its size."""
+
+    code = "part_mismatch"
+    default_message = "The part does not fit this upload."
 
 
 class RangeNotSatisfiable(DomainError):

@@ -19,7 +19,7 @@ from multipart import MultipartError, MultipartSegment, PushMultipartParser  # t
 
 from application.files import FileService, PendingFile
 from domain.errors import FieldProblem, ValidationFailed
-from domain.files import FileTooLarge, StoredFile, ascii_fallback, parse_range
+from domain.files import FileTooLarge, PartMismatch, StoredFile, ascii_fallback, parse_range
 from domain.identity import Principal
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope, ok
@@ -170,8 +170,8 @@ class FileController(Controller):
         "/",
         summary="Upload a file",
         description="`multipart/form-data` with one `file` field (and an optional `task_id` or `post_id` field, "
-        "sent before `file`, or as a query parameter): the task's project, or the post, must be one the caller may "
-        "change. Streamed to storage, limited to "
+        "not both; best sent before `file`, which saves a move of the stored bytes): the task's project, or the "
+        "post, must be one the caller may change. Streamed to storage, limited to "
         "`FILE_MAX_BYTES` (413 `file_too_large`); the type is sniffed from the bytes and must be allowed "
         "(415 `unsupported_media_type`); the name is sanitised. 201 with the file and its download URL.",
         responses=error_responses(401, 403, 404, 413, 415, 422),
@@ -182,16 +182,20 @@ class FileController(Controller):
         self,
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
-        task_id: FromQuery[str | None] = None,
-        post_id: FromQuery[str | None] = None,
     ) -> Response[Envelope[FileOut]]:
         service = _service(request)
+        for name in ("task_id", "post_id"):  # once query parameters too; now form fields only, so said loudly
+            if name in request.query_params:
+                raise ValidationFailed(
+                    [FieldProblem(f"query.{name}", f"send `{name}` as a form field, not a query parameter")]
+                )
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > service.limits.max_bytes + MULTIPART_OVERHEAD:
             raise FileTooLarge(f"The file is larger than {service.limits.max_bytes} bytes.")
         events = _Multipart(request).events()
         fields: dict[str, str] = {}
         pending: PendingFile | None = None
+        late = False
         try:
             async for event in events:
                 if not isinstance(event, MultipartSegment):
@@ -199,19 +203,22 @@ class FileController(Controller):
                 if event.name == "file":
                     if pending is not None:
                         raise ValidationFailed([FieldProblem("body.file", "send exactly one `file` field")])
-                    chosen_task = fields.get("task_id") or task_id
-                    chosen_post = fields.get("post_id") or post_id
+                    chosen_task = fields.get("task_id") or None
+                    chosen_post = fields.get("post_id") or None
                     pending = await service.upload(
                         principal, event.filename, _segment_data(events), chosen_task, chosen_post
                     )
                 elif event.name in ("task_id", "post_id"):
-                    if pending is not None:
-                        raise ValidationFailed([FieldProblem(f"body.{event.name}", "send it before the `file` field")])
                     fields[event.name] = (await _text(events)).strip()
+                    late = late or pending is not None
                 else:
                     raise ValidationFailed([FieldProblem(f"body.{event.name}", "unknown field")])
             if pending is None:
                 raise ValidationFailed([FieldProblem("body.file", "a `file` field is required")])
+            if late:  # parts may come in any order: a task or post named after the bytes (a rare, costlier move)
+                pending = await service.attach_late(
+                    principal, pending, fields.get("task_id") or None, fields.get("post_id") or None
+                )
             stored = await service.commit(principal, pending)
         except BaseException:
             if pending is not None:
@@ -326,8 +333,10 @@ class FileController(Controller):
         "/uploads/{upload_id:str}/parts/{number:int}",
         summary="Send one part",
         description="The raw bytes of part `number` (1-based; every part is `part_size` bytes but the last) with "
-        "`Content-Digest: sha-256=:<base64>:`. Retrying a part replaces it; parts may come in any order.",
-        responses=error_responses(401, 404, 413, 422),
+        "`Content-Digest: sha-256=:<base64>:`. Retrying a part replaces it; parts may come in any order. 409 "
+        "`part_mismatch` when the number or the size does not fit the upload (the upload's `part_count` and "
+        "`part_size` say what fits); 422 when the digest is missing or does not match the bytes.",
+        responses=error_responses(401, 404, 409, 413, 422),
         request_max_body_size=None,
     )
     async def put_part(
@@ -344,7 +353,7 @@ class FileController(Controller):
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > limit:
-                raise ValidationFailed([FieldProblem("body", f"a part is at most {limit} bytes")])
+                raise PartMismatch(f"A part of this upload is at most {limit} bytes.")
         digest = _sha256_of_digest(request.headers.get("content-digest"))
         size = await service.put_part(principal, upload_id, number, bytes(body), digest)
         return Response(ok(PartOut(number=number, size=size)))
@@ -353,8 +362,9 @@ class FileController(Controller):
         "/uploads/{upload_id:str}/complete",
         summary="Complete a resumable upload",
         description="Joins the parts in order, checks the total size and the sniffed type (415 when not allowed; "
-        "the upload is then dropped) and answers the file.",
-        responses=error_responses(401, 404, 415, 422),
+        "the upload is then dropped) and answers the file. 409 `upload_incomplete` while a part is missing or "
+        "has the wrong size (`GET /files/uploads/{id}` lists them); send it and complete again.",
+        responses=error_responses(401, 404, 409, 415, 422),
         status_code=201,
     )
     async def complete_upload(

@@ -14,7 +14,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.types import Message, Scope
 
+from application.files import FileLimits
 from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.http import openapi_rules
 from entrypoints.http.controllers.analysis import AnalysisController
 from entrypoints.http.controllers.auth import AuthController
 from entrypoints.http.controllers.collections import CollectionController
@@ -107,7 +109,9 @@ def openapi_document(request: Request[Any, Any, Any]) -> Response[bytes]:
     app = request.app
     encoded = app.state.get("openapi_json")
     if encoded is None:  # built once, on first use, then served from memory
-        encoded = app.state.openapi_json = msgspec.json.encode(complete_document(app.openapi_schema.to_schema()))
+        files = app.state.container.files
+        document = complete_document(app.openapi_schema.to_schema(), files.limits if files is not None else None)
+        encoded = app.state.openapi_json = msgspec.json.encode(document)
     return Response(encoded, media_type="application/vnd.oai.openapi+json")
 
 
@@ -166,12 +170,13 @@ def _zero_bounds(annotation: msgspec.inspect.Type) -> dict[str, int]:
     return bounds
 
 
-def complete_document(document: dict[str, Any]) -> dict[str, Any]:
+def complete_document(document: dict[str, Any], limits: FileLimits | None = None) -> dict[str, Any]:
     """Say in the OpenAPI document what the server does and Litestar's generator leaves out.
 
     Request models forbid unknown fields (``additionalProperties: false``); a bound of 0 (task
     ``progress`` ≥ 0) is kept; the export route answers CSV, JSON or XML, not only JSON; the upload
-    and import routes take a ``multipart/form-data`` body with a ``file`` field.
+    and import routes take a ``multipart/form-data`` body with a ``file`` field; and the rules of
+    ``openapi_rules`` (site, upload and part bounds, file types), with the configured file ``limits``.
     """
     schemas = document.get("components", {}).get("schemas", {})
     for model in _request_models():
@@ -200,7 +205,7 @@ def complete_document(document: dict[str, Any]) -> dict[str, Any]:
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
             "application/xml": {"schema": {"type": "string"}},
         }
-    return document
+    return openapi_rules.apply(document, limits)
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Litestar:

@@ -15,9 +15,14 @@ from domain.board import DESCRIPTION_MAX, PLACE_MAX, TAG_MAX, TITLE_MAX, Project
 from domain.identity import Role, User
 from domain.ports import ProjectStats
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX, description="1–200 characters")]
+NOT_BLANK = r"\S"  # the domain strips before it counts: a blank value is an empty one
+Title = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK, description="1–200 characters")
+]
 Description = Annotated[str, msgspec.Meta(max_length=DESCRIPTION_MAX, description="At most 10 000 characters")]
-Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=TAG_MAX, description="A free, user-defined label")]
+Tag = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=TAG_MAX, pattern=NOT_BLANK, description="A free, user-defined label")
+]
 Progress = Annotated[int, msgspec.Meta(ge=0, le=100, description="0–100; 100 completes and locks the task")]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, examples=["ada@example.com"])]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
@@ -89,7 +94,7 @@ class TokenInfoOut(msgspec.Struct, kw_only=True):
 
 
 class SiteIn(Strict):
-    place: Annotated[str, msgspec.Meta(min_length=1, max_length=PLACE_MAX)] | None = None
+    place: Annotated[str, msgspec.Meta(min_length=1, max_length=PLACE_MAX, pattern=NOT_BLANK)] | None = None
     lat: Latitude | None = None
     lon: Longitude | None = None
 

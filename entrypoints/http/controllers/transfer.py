@@ -53,7 +53,9 @@ async def _file_field(request: Request[Any, Any, Any]) -> AsyncIterator[Multipar
         async for chunk in request.stream():
             for event in parser.parse(chunk):
                 if isinstance(event, MultipartSegment):
-                    in_file = event.name == "file" and not seen
+                    if event.name != "file":  # the document says `file` and nothing else
+                        raise ValidationFailed([FieldProblem(f"body.{event.name}", "unknown field; send only `file`")])
+                    in_file = not seen
                     seen = seen or in_file
                     if in_file:
                         yield event

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.integration.http.helpers import Api
@@ -111,3 +112,139 @@ async def test_the_streamed_multipart_routes_declare_their_file_field(api: Api) 
         assert body["required"] is True
         assert schema["required"] == ["file"]
         assert schema["properties"]["file"] == {**schema["properties"]["file"], "type": "string", "format": "binary"}
+
+
+def _accepts(document: dict[str, Any], component: str, value: Any) -> bool:
+    """Whether the document's schema of ``component`` accepts ``value`` (refs resolved in the document)."""
+    schema = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
+    return jsonschema.Draft202012Validator(schema).is_valid(value)
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        {"place": "Oslo"},
+        {"lat": 59.9, "lon": 10.7},
+        {"place": "Oslo", "lat": 59.9, "lon": 10.7},
+        {"lat": 0.0, "lon": None, "place": "0"},  # found: lat without lon
+        {"lon": None},  # found: nothing at all
+        {"place": None, "lat": None, "lon": None},  # found: nothing at all, spelled out
+        {"place": "   "},  # a blank place is no place
+        {"lat": 91, "lon": 0},
+    ],
+)
+async def test_the_document_states_the_site_rules_the_server_applies(api: Api, site: dict[str, Any]) -> None:
+    # schemathesis sent sites the document allowed and the server refused (422 "needs a place or lat
+    # and lon", "lat and lon must be given together"); the document now says: a place, or lat and lon
+    document = await _document(api)
+    member = await api.member()
+    body = {"title": "Site", "site": site}
+    created = await api.client.post("/api/v1/projects", json=body, headers=member.headers)
+    assert created.status_code in (201, 422), created.text
+    assert _accepts(document, "ProjectCreateIn", body) is (created.status_code == 201), created.text
+
+
+@pytest.mark.parametrize(
+    "upload",
+    [
+        {"name": "a.png", "size": 1},
+        {"name": "a.png", "size": 5, "part_size": 65536},
+        {"name": "0", "size": 0},  # found: size 0 (the server wants at least 1)
+        {"name": "big.png", "size": 313738128863},  # found: 413 for a size the document allowed
+        {"name": "a.png", "size": 5, "part_size": 1},
+        {"name": "", "size": 5},
+        {"name": "  .. ", "size": 5},
+        {"name": "a/b.png", "size": 5},
+        {"name": "a\u200bb.png", "size": 5},  # a format character
+        {"name": "a.png", "size": 5, "task_id": "t", "post_id": "p"},  # a task or a post, not both
+    ],
+)
+async def test_the_document_states_the_bounds_of_a_resumable_upload(api: Api, upload: dict[str, Any]) -> None:
+    document = await _document(api)
+    member = await api.member()
+    started = await api.client.post("/api/v1/files/uploads", json=upload, headers=member.headers)
+    assert started.status_code in (201, 413, 422), started.text
+    assert _accepts(document, "UploadIn", upload) is (started.status_code == 201), started.text
+
+
+async def test_upload_state_conflicts_are_409_and_documented(api: Api) -> None:
+    # found: completing an upload with parts missing was a 422 for a request with nothing invalid in
+    # it; what is missing is in the upload's state, so it is a 409 `upload_incomplete`, and a part
+    # that does not fit the upload (number, size) a 409 `part_mismatch`
+    paths = (await _document(api))["paths"]
+    complete = paths["/api/v1/files/uploads/{upload_id}/complete"]["post"]
+    part = paths["/api/v1/files/uploads/{upload_id}/parts/{number}"]["put"]
+    assert "409" in complete["responses"]
+    assert "409" in part["responses"]
+    member = await api.member()
+    started = await api.client.post("/api/v1/files/uploads", json={"name": "a.png", "size": 3}, headers=member.headers)
+    base = f"/api/v1/files/uploads/{started.json()['data']['id']}"
+    incomplete = await api.client.post(f"{base}/complete", headers=member.headers)
+    assert incomplete.status_code == 409
+    assert incomplete.json()["error"]["code"] == "upload_incomplete"
+    # the part's header and body are documented: the digest is required and has a shape
+    digest_header = next(p for p in part["parameters"] if p["name"] == "Content-Digest")
+    assert digest_header["required"] is True
+    assert re.fullmatch(digest_header["schema"]["pattern"].strip("^$"), "sha-256=:" + "A" * 43 + "=:")
+    assert "application/octet-stream" in part["requestBody"]["content"]
+    no_digest = await api.client.put(f"{base}/parts/1", content=b"abc", headers=member.headers)
+    assert no_digest.status_code == 422
+
+
+async def test_a_download_documents_the_types_it_answers(api: Api) -> None:
+    # found: GET /files/{id}/content answered image/png; the document said application/json
+    document = await _document(api)
+    responses = document["paths"]["/api/v1/files/{file_id}/content"]["get"]["responses"]
+    member = await api.member()
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+    sent = await api.client.post("/api/v1/files", files={"file": ("a.png", png, "image/png")}, headers=member.headers)
+    assert sent.status_code == 201, sent.text
+    got = await api.client.get(f"/api/v1/files/{sent.json()['data']['id']}/content", headers=member.headers)
+    assert got.status_code == 200
+    assert got.headers["content-type"].split(";")[0] in responses["200"]["content"]
+    assert set(responses["206"]["content"]) == set(responses["200"]["content"])
+    assert "application/json" not in responses["200"]["content"]
+
+
+async def test_the_multipart_routes_take_only_their_documented_fields(api: Api) -> None:
+    # found: an import with extra form fields was answered (its extra parts ignored, or a 400 for
+    # odd part names) while the document allowed any field; a file upload with both task_id and
+    # post_id was a 422 the document did not state. Now: only the documented fields, each rule stated.
+    paths = (await _document(api))["paths"]
+    upload = paths["/api/v1/files"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    imported = paths["/api/v1/projects/{project_id}/import"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["additionalProperties"] is False
+    assert imported["schema"]["additionalProperties"] is False
+    assert not jsonschema.Draft202012Validator(upload["schema"]).is_valid({"file": "x", "task_id": "t", "post_id": "p"})
+    assert "image/png" in upload["encoding"]["file"]["contentType"]
+    assert "text/csv" in imported["encoding"]["file"]["contentType"]
+    assert all(p["in"] != "query" for p in paths["/api/v1/files"]["post"].get("parameters", []))
+
+    member = await api.member()
+    project = await api.create_project(member)
+    csv = b"title\nPour\n"
+    extra = await api.client.post(
+        f"/api/v1/projects/{project['id']}/import",
+        files={"file": ("t.csv", csv, "text/csv")},
+        data={"note": "x"},
+        headers=member.headers,
+    )
+    assert extra.status_code == 422, extra.text
+    assert extra.json()["error"]["details"][0]["field"] == "body.note"
+    # the query form of task_id is gone from the document, and refused rather than silently ignored
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+    queried = await api.client.post(
+        "/api/v1/files?task_id=abc", files={"file": ("a.png", png, "image/png")}, headers=member.headers
+    )
+    assert queried.status_code == 422, queried.text
+    assert queried.json()["error"]["details"][0]["field"] == "query.task_id"
+
+
+async def test_a_blank_title_tag_or_place_is_refused_by_the_document_too(api: Api) -> None:
+    # the domain strips before it counts, so "   " is empty; the document now says "not blank" (\S)
+    document = await _document(api)
+    assert not _accepts(document, "ProjectCreateIn", {"title": "   "})
+    assert _accepts(document, "ProjectCreateIn", {"title": " x "})
+    member = await api.member()
+    blank = await api.client.post("/api/v1/projects", json={"title": "   "}, headers=member.headers)
+    assert blank.status_code == 422

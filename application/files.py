@@ -271,13 +271,13 @@ class FileService:
         problems: list[FieldProblem] = []
         if size < 1:
             problems.append(FieldProblem("body.size", "must be at least 1"))
+        if size > self.limits.chunked_max_bytes:  # a declared bound of a small JSON body: a field error, not 413
+            problems.append(FieldProblem("body.size", f"must be at most {self.limits.chunked_max_bytes}"))
         chosen = part_size or self.limits.part_size
         if not self.limits.min_part_size <= chosen <= 64 * 1024 * 1024:
             problems.append(FieldProblem("body.part_size", f"must be between {self.limits.min_part_size} and 67108864"))
         if problems:
             raise ValidationFailed(problems)
-        if size > self.limits.chunked_max_bytes:
-            raise FileTooLarge(f"The file is larger than {self.limits.chunked_max_bytes} bytes.")
         project_id, scope = await self._attach_to(principal, task_id, post_id)
         await self.purge_abandoned_uploads()  # cheap (indexed); keeps abandoned parts from piling up
         file_id = self._ports.ids.new_id()

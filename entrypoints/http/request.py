@@ -86,6 +86,9 @@ def _integral(value: Any) -> Any:
     return value
 
 
+_INT_GOT_FLOAT = re.compile(r"Expected `int(?: \| null)?`, got `float`")  # an optional int too
+
+
 def _decode(body: bytes, model: type[msgspec.Struct]) -> msgspec.Struct:
     """Strict decoding, except that an integer may be written ``85.0``.
 
@@ -97,7 +100,7 @@ def _decode(body: bytes, model: type[msgspec.Struct]) -> msgspec.Struct:
     try:
         return msgspec.json.decode(body, type=model, strict=True)
     except msgspec.ValidationError as exc:
-        if "Expected `int`, got `float`" not in str(exc):
+        if not _INT_GOT_FLOAT.search(str(exc)):
             raise
         return msgspec.convert(_integral(msgspec.json.decode(body)), type=model, strict=True)
 

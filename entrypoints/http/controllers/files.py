@@ -209,7 +209,9 @@ class FileController(Controller):
                         principal, event.filename, _segment_data(events), chosen_task, chosen_post
                     )
                 elif event.name in ("task_id", "post_id"):
-                    fields[event.name] = (await _text(events)).strip()
+                    fields[event.name] = await _text(events)  # as sent: an id is opaque, "" is no id
+                    if not fields[event.name]:
+                        raise ValidationFailed([FieldProblem(f"body.{event.name}", "must not be empty")])
                     late = late or pending is not None
                 else:
                     raise ValidationFailed([FieldProblem(f"body.{event.name}", "unknown field")])

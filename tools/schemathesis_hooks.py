@@ -1,0 +1,44 @@
+"""Schemathesis hooks for tools/schemathesis.py: what a real client does that a schema cannot say.
+
+- A file part of ``POST /api/v1/files`` declares (``encoding.contentType``) the allowed types; the
+  server sniffs the bytes, so a part sent as ``image/png`` must be a PNG. These strategies give each
+  allowed type a real (tiny) file of that format.
+- ``PUT /api/v1/files/uploads/{upload_id}/parts/{number}`` carries ``Content-Digest: sha-256=:…:``
+  of its bytes. A schema can give the header's shape, not its relation to the body, so a well-formed
+  digest is replaced by the body's true one just before sending, as a client computes it. A header
+  that is not well-formed (a negative case) is sent as generated.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from typing import Any
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.core.file_samples import FILE_SAMPLES
+from schemathesis.transport.serialization import serialize_binary
+
+PART_PATH = "/api/v1/files/uploads/{upload_id}/parts/{number}"
+DIGEST = re.compile(r"^sha-256=:[A-Za-z0-9+/]{43}=:$")
+
+for media_type, sample in {
+    "image/png": FILE_SAMPLES["png"],
+    "image/jpeg": FILE_SAMPLES["jpg"],
+    "image/gif": FILE_SAMPLES["gif"],
+    "image/webp": FILE_SAMPLES["webp"],
+    "application/pdf": FILE_SAMPLES["pdf"],
+}.items():
+    schemathesis.openapi.media_type(media_type, st.just(sample))
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if case.operation.path != PART_PATH or case.headers is None or case.body is None:
+        return
+    for name, value in list(case.headers.items()):
+        if name.lower() == "content-digest" and isinstance(value, str) and DIGEST.match(value):
+            digest = hashlib.sha256(serialize_binary(case.body)).digest()
+            case.headers[name] = f"sha-256=:{base64.b64encode(digest).decode()}:"

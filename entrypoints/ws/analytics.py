@@ -319,7 +319,12 @@ class AnalyticsFeed:
         self._timeout = timeout
 
     async def __call__(self, event: DomainEvent) -> None:
-        await asyncio.wait_for(self._log.append(to_record(event)), self._timeout)
+        try:
+            await asyncio.wait_for(self._log.append(to_record(event)), self._timeout)
+        except (RedisError, OSError, TimeoutError) as error:
+            # Redis down: the event is not counted (the write itself stands); a warning, not an
+            # error with a stack trace per write for as long as the outage lasts
+            log.warning("analytics_event_lost", event_name=event.name, event_id=event.id, error=repr(error))
 
 
 Push = Callable[[bytes, list[str]], Any]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog
 from redis.exceptions import RedisError
 
 from adapters.redis.client import create_client
@@ -17,6 +18,7 @@ from application.analytics import AnalyticsProcessor, CounterDelta, to_record
 from domain.events import TASK_COMPLETED, DomainEvent
 from entrypoints.ws.analytics import (
     AnalyticsConsumer,
+    AnalyticsFeed,
     MemoryCounterStore,
     MemoryEventLog,
     RedisCounterStore,
@@ -144,6 +146,23 @@ async def test_the_consumer_group_is_made_again_after_redis_lost_it() -> None:
                     await asyncio.sleep(0.05)
             assert [f["id"] for _, f in await log.read("c1", 10, 50)] == ["after"]
             assert await log.lag() == 1  # read, not yet acknowledged
+        finally:
+            await client.aclose()
+
+
+async def test_the_feed_loses_an_event_quietly_while_redis_is_down() -> None:
+    """Found by the faults-under-load harness: each write during a Redis outage logged an ERROR
+    with a stack trace (the publisher's catch-all); the feed now says what it lost, as a warning."""
+    with private_redis_server() as redis:
+        client = create_client(redis.url)
+        try:
+            feed = AnalyticsFeed(RedisEventLog(client))
+            redis.kill()
+            with structlog.testing.capture_logs() as logs:
+                await feed(DomainEvent(id="e1", name=TASK_COMPLETED, actor_id="u1", at=NOW, project_id="p1"))
+            assert [(e["event"], e["log_level"], e["event_id"]) for e in logs] == [
+                ("analytics_event_lost", "warning", "e1")
+            ]
         finally:
             await client.aclose()
 

@@ -19,7 +19,7 @@ from application.weather import WeatherService
 from domain.board import Project, Task
 from domain.errors import NotFound, UnknownPlace, VersionConflict, WeatherUnavailable
 from domain.paging import PageRequest, Sort
-from domain.ports import Notifier, ProjectQuery, TaskQuery
+from domain.ports import NotificationFailed, Notifier, ProjectQuery, Recipient, TaskQuery
 
 logger = logging.getLogger("trellis.maintenance")
 
@@ -90,7 +90,9 @@ class MaintenanceService:
         return changed
 
     async def overdue_digest(self) -> dict[str, Any]:
-        """One message per owner listing their open tasks whose finish date has passed."""
+        """One message per owner listing their open tasks whose finish date has passed; owners who
+        are deleted or deactivated get none. A failed delivery is logged and counted, and the
+        other owners still get theirs."""
         today = self._ports.clock.now().date()
         per_owner: dict[str, list[str]] = {}
         counts: dict[str, int] = {}
@@ -104,11 +106,26 @@ class MaintenanceService:
                     lines.append(
                         f"- {project.title}: {task.title} (due {task.finish_date.isoformat()}, {task.progress}%)"
                     )
+        outcome = {"sent": 0, "skipped": 0, "failed": 0}
         for owner_id, lines in per_owner.items():
             more = counts[owner_id] - len(lines)
             body = "\n".join(lines + ([f"… and {more} more"] if more > 0 else []))
-            await self._notifier.notify(owner_id, f"{counts[owner_id]} overdue task(s)", body)
-        return {"owners": len(per_owner), "tasks": sum(counts.values())}
+            outcome[await self._deliver(owner_id, f"{counts[owner_id]} overdue task(s)", body)] += 1
+        return {"owners": len(per_owner), "tasks": sum(counts.values()), **outcome}
+
+    async def _deliver(self, user_id: str, subject: str, body: str) -> str:
+        """One owner's digest: ``sent``, ``skipped`` (no such live, active user, or no address for
+        this channel) or ``failed`` (logged; the digest goes on with the next owner)."""
+        user = await self._ports.uow.users.get(user_id)
+        if user is None or not user.active:
+            return "skipped"
+        recipient = Recipient(user_id=user.id, email=user.email or None, display_name=user.display_name)
+        try:
+            delivered = await self._notifier.notify(recipient, subject, body)
+        except NotificationFailed as error:
+            logger.warning("overdue digest not delivered user_id=%s: %s", user_id, error)
+            return "failed"
+        return "sent" if delivered else "skipped"
 
     async def refresh_weather(self) -> dict[str, Any]:
         """Refresh the cached forecast of every site whose project (or an open task of it) finishes

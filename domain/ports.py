@@ -496,9 +496,29 @@ class ScheduleStore(Protocol):
         """Record a finished run; returns how many runs of ``name`` were recorded so far."""
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Whom a notification goes to, as the application looked them up (a live, active user)."""
+
+    user_id: str
+    email: str | None
+    display_name: str = ""
+
+
+class NotificationFailed(Exception):
+    """``Notifier.notify`` could not deliver (server down, refused, timed out); the caller logs,
+    counts and goes on. The message names no secret."""
+
+
 class Notifier(Protocol):
-    async def notify(self, user_id: str, subject: str, body: str) -> None:
-        """Deliver a message to a user (log, websocket, e-mail …); must not raise for delivery failures."""
+    """Delivers a message to a user: the log by default, e-mail (SMTP) when configured.
+
+    ``notify`` returns True once the message is handed over, False when this channel cannot
+    reach the recipient at all (e-mail, and the user has no address); it raises
+    ``NotificationFailed`` for a delivery that failed, within the adapter's own timeout.
+    """
+
+    async def notify(self, recipient: Recipient, subject: str, body: str) -> bool: ...
 
 
 # --- content: posts and collections (issue 9) ---------------------------------------------

@@ -498,6 +498,26 @@ class JobsWiring:
     transfer: TransferService
 
 
+def _notifier(settings: Settings) -> Notifier:
+    """E-mail over SMTP when SMTP_URL is set; else each notification goes to the log."""
+    if settings.smtp is None:
+        from adapters.memory.jobs import LogNotifier
+
+        return LogNotifier()
+    from adapters.notify.smtp import SmtpNotifier
+
+    smtp = settings.smtp
+    return SmtpNotifier(
+        host=smtp.host,
+        port=smtp.port,
+        security=smtp.security,
+        sender=smtp.sender,
+        username=smtp.username,
+        password=smtp.password,
+        timeout_seconds=smtp.timeout_seconds,
+    )
+
+
 async def _jobs(
     settings: Settings,
     ports: Ports,
@@ -508,7 +528,7 @@ async def _jobs(
     """SAQ on Redis (run ``trellis worker``) when JOB_QUEUE=redis, else the in-process queue whose
     worker runs inside this process. Job changes are published as ``job.*`` events through the
     container's event publisher, so a worker's reach the API's websockets over the same Redis streams."""
-    from adapters.memory.jobs import LogNotifier, MemoryJobQueue, MemoryScheduleStore
+    from adapters.memory.jobs import MemoryJobQueue, MemoryScheduleStore
     from application.jobs import JobEvents
     from entrypoints.observability.jobs import JobMetrics, TracedJobQueue
 
@@ -539,7 +559,7 @@ async def _jobs(
             observer=JobMetrics(JobEvents(ports)),
         )
         queue, schedule, embedded = TracedJobQueue(memory), MemoryScheduleStore(), True
-    notifier = LogNotifier()
+    notifier = _notifier(settings)
     wiring = JobsWiring(
         queue=queue,
         service=JobService(queue),

@@ -39,6 +39,72 @@ class OidcProviderSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """``SMTP_URL`` parsed: ``smtp://`` (STARTTLS required, port 587), ``smtps://`` (implicit
+    TLS, 465), ``smtp+insecure://`` (no TLS, 25: a local relay or mail catcher only)."""
+
+    host: str
+    port: int
+    security: Literal["starttls", "tls", "none"]
+    sender: str
+    timeout_seconds: float
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("localhost", "127.0.0.1", "::1") or self.host.endswith(".localhost")
+
+
+_SMTP_SCHEMES: dict[str, tuple[Literal["starttls", "tls", "none"], int]] = {
+    "smtp": ("starttls", 587),
+    "smtps": ("tls", 465),
+    "smtp+insecure": ("none", 25),
+}
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
+    """SMTP_URL, SMTP_FROM, SMTP_TIMEOUT_SECONDS: the e-mail notifier (issue 10). Errors never
+    quote the URL: it may hold the password."""
+    from email.utils import parseaddr
+    from urllib.parse import unquote, urlsplit
+
+    url, sender = _optional(env, "SMTP_URL"), _optional(env, "SMTP_FROM")
+    if url is None:
+        if sender is not None:
+            raise SettingsError("SMTP_FROM is set but SMTP_URL is not: set both to send e-mail, or neither")
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise SettingsError("SMTP_URL is not a valid URL (smtp://user:password@host:587)") from None
+    if parts.scheme not in _SMTP_SCHEMES:
+        raise SettingsError("SMTP_URL must start with smtp:// (STARTTLS), smtps:// (TLS) or smtp+insecure://")
+    if not parts.hostname:
+        raise SettingsError("SMTP_URL needs a host (smtp://user:password@host:587)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError("SMTP_URL takes no path or query: smtp://user:password@host:port")
+    if (parts.username is None) != (parts.password is None):
+        raise SettingsError("SMTP_URL needs both a user and a password, or neither")
+    if sender is None:
+        raise SettingsError("SMTP_FROM must be set too: the From address of the e-mails (Trellis <noreply@host>)")
+    if not _ADDRESS.match(parseaddr(sender)[1]) or "\n" in sender or "\r" in sender:
+        raise SettingsError("SMTP_FROM must be an e-mail address, optionally with a name: Trellis <noreply@host>")
+    security, default_port = _SMTP_SCHEMES[parts.scheme]
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or default_port,
+        security=security,
+        sender=sender,
+        timeout_seconds=float(_int(env, "SMTP_TIMEOUT_SECONDS", 10, 1, 120)),
+        username=unquote(parts.username) if parts.username is not None else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     app_env: AppEnv = "development"
     host: str = "127.0.0.1"
@@ -103,6 +169,8 @@ class Settings:
     schedule_digest_seconds: int = 24 * 3600
     schedule_weather_seconds: int = 3 * 3600
     provider_retry_backoff_ms: int = 500  # first retry delay of the weather and Azure adapters (doubles)
+    # the e-mail notifier of the overdue digest (issue 10): SMTP when SMTP_URL is set, else the log
+    smtp: SmtpSettings | None = None
 
     @property
     def production(self) -> bool:
@@ -126,6 +194,8 @@ class Settings:
                 problems.append(f"{provider.env_prefix}_CLIENT_SECRET: the OIDC provider needs its client secret")
             if not _https_or_local(provider.issuer):
                 problems.append(f"{provider.env_prefix}_ISSUER: an OIDC issuer must be an https URL (or a local one)")
+        if self.smtp is not None and self.smtp.security == "none" and not self.smtp.loopback:
+            problems.append("SMTP_URL: smtp+insecure:// sends mail and password in the clear; use smtp:// or smtps://")
         return problems
 
 
@@ -330,6 +400,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         file_chunked_max_bytes=_int(env, "FILE_CHUNKED_MAX_BYTES", 1024 * 1024 * 1024, 1, 1024**4),
         **_providers(env),
         **_jobs(env),
+        smtp=_smtp(env),
     )
 
 

@@ -30,7 +30,7 @@ from domain.jobs import (
     clamp_progress,
 )
 from domain.paging import Page, PageRequest
-from domain.ports import JobHandler, JobObserver
+from domain.ports import JobHandler, JobObserver, Recipient
 
 logger = logging.getLogger("trellis.notify")
 
@@ -258,6 +258,8 @@ class LogNotifier:
         self.sent: list[tuple[str, str, str]] = []
         self._keep = keep
 
-    async def notify(self, user_id: str, subject: str, body: str) -> None:
-        logger.info("notification user_id=%s subject=%s\n%s", user_id, subject, body)
-        self.sent = [*self.sent, (user_id, subject, body)][-self._keep :]
+    async def notify(self, recipient: Recipient, subject: str, body: str) -> bool:
+        subject = " ".join(subject.split())  # one line: a line break must not forge a log line
+        logger.info("notification user_id=%s subject=%s\n%s", recipient.user_id, subject, body)
+        self.sent = [*self.sent, (recipient.user_id, subject, body)][-self._keep :]
+        return True

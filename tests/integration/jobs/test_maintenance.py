@@ -14,7 +14,7 @@ from application.collections import NewCollection
 from application.posts import NewPost
 from application.projects import NewProject
 from application.tasks import NewTask
-from domain.identity import Principal, Role
+from domain.identity import Principal, Role, User
 from entrypoints.bootstrap import Container, bootstrap
 from tests.integration.http.helpers import make_settings
 
@@ -79,13 +79,23 @@ async def test_recompute_repairs_drifted_progress(container: Container) -> None:
 
 async def test_overdue_digest_goes_to_each_owner(container: Container) -> None:
     assert container.jobs is not None
-    today = clock_of(container).now().date()
+    now = clock_of(container).now()
+    today = now.date()
+    owner = User(
+        id=OWNER.user_id,
+        email="owner@example.com",
+        display_name="Owner",
+        roles=OWNER.roles,
+        created_at=now,
+        updated_at=now,
+    )
+    await container.ports.uow.users.add(owner)
     project = await container.projects.create(OWNER, NewProject(title="Site"))
     await container.tasks.create(OWNER, project.id, NewTask(title="late", finish_date=today - timedelta(days=1)))
     await container.tasks.create(OWNER, project.id, NewTask(title="future", finish_date=today + timedelta(days=1)))
     await container.tasks.create(OWNER, project.id, NewTask(title="done", progress=100, finish_date=date(2000, 1, 1)))
     result = await container.jobs.maintenance.overdue_digest()
-    assert result == {"owners": 1, "tasks": 1}
+    assert result == {"owners": 1, "tasks": 1, "sent": 1, "skipped": 0, "failed": 0}
     notifier = container.jobs.notifier
     assert isinstance(notifier, LogNotifier)
     [(user_id, subject, body)] = notifier.sent
@@ -93,3 +103,23 @@ async def test_overdue_digest_goes_to_each_owner(container: Container) -> None:
     assert "1 overdue" in subject
     assert "late" in body
     assert "future" not in body
+
+
+async def test_overdue_digest_skips_owners_who_are_deactivated_or_gone(container: Container) -> None:
+    assert container.jobs is not None
+    now = clock_of(container).now()
+    gone = Principal(user_id="no-such-user", roles=frozenset({Role.MEMBER}))
+    inactive = User(
+        id="owner-off", email="off@example.com", display_name="Off", roles=OWNER.roles, created_at=now, updated_at=now
+    )
+    inactive.active = False
+    await container.ports.uow.users.add(inactive)
+    for principal in (gone, inactive.principal):
+        project = await container.projects.create(principal, NewProject(title="Site"))
+        late = now.date() - timedelta(days=1)
+        await container.tasks.create(principal, project.id, NewTask(title="late", finish_date=late))
+    result = await container.jobs.maintenance.overdue_digest()
+    assert result == {"owners": 2, "tasks": 2, "sent": 0, "skipped": 2, "failed": 0}
+    notifier = container.jobs.notifier
+    assert isinstance(notifier, LogNotifier)
+    assert notifier.sent == []

@@ -1,0 +1,1 @@
+"""Notifier adapters that deliver outside the process (e-mail over SMTP)."""

@@ -1,0 +1,86 @@
+"""The overdue digest through the SMTP notifier: each owner's message arrives by e-mail; a
+refused or unreachable owner is logged and counted while the others still get theirs; owners
+who are deactivated or gone get nothing; a hanging server costs at most the timeout per owner."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from adapters.memory.clock import FixedClock
+from adapters.notify.smtp import SmtpNotifier
+from application.maintenance import MaintenanceService
+from application.projects import NewProject
+from application.tasks import NewTask
+from domain.identity import Role, User
+from entrypoints.bootstrap import Container, bootstrap
+from tests.integration.http.helpers import make_settings
+from tests.support.smtp import silent_server, smtp_server
+
+
+@pytest.fixture
+async def container() -> AsyncIterator[Container]:
+    built = await bootstrap(make_settings(), clock=FixedClock())
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+async def owner_with_overdue_task(container: Container, name: str, *, active: bool = True) -> User:
+    now = container.ports.clock.now()
+    user = User(
+        id=f"u-{name}",
+        email=f"{name}@example.com",
+        display_name=name.title(),
+        roles=frozenset({Role.MEMBER}),
+        created_at=now,
+        updated_at=now,
+        active=active,
+    )
+    await container.ports.uow.users.add(user)
+    project = await container.projects.create(user.principal, NewProject(title=f"{name.title()}'s site"))
+    late = now.date() - timedelta(days=2)
+    await container.tasks.create(user.principal, project.id, NewTask(title=f"{name} pours concrete", finish_date=late))
+    return user
+
+
+async def test_each_owner_gets_an_email_a_refused_one_is_counted_and_the_rest_go_on(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("ada", "bob", "cyd"):
+        await owner_with_overdue_task(container, name)
+    await owner_with_overdue_task(container, "dee", active=False)
+    with smtp_server() as server:
+        server.inbox.refuse.add("bob@example.com")
+        notifier = SmtpNotifier(
+            host=server.host, port=server.port, security="none", sender="trellis@example.com", timeout_seconds=5
+        )
+        with caplog.at_level(logging.WARNING, logger="trellis.maintenance"):
+            result = await MaintenanceService(container.ports, notifier, 30).overdue_digest()
+        received = server.inbox.messages()
+    assert result == {"owners": 4, "tasks": 4, "sent": 2, "skipped": 1, "failed": 1}
+    by_address = {message.rcpt_tos: message.message for message in received}
+    assert set(by_address) == {("ada@example.com",), ("cyd@example.com",)}
+    ada = by_address[("ada@example.com",)]
+    assert ada["To"] == "Ada <ada@example.com>"
+    assert ada["Subject"] == "1 overdue task(s)"
+    assert "ada pours concrete" in ada.get_content()
+    assert "bob" not in ada.get_content()  # each owner sees their own tasks only
+    assert "not delivered user_id=u-bob" in caplog.text
+
+
+async def test_a_hanging_server_costs_at_most_the_timeout_per_owner(container: Container) -> None:
+    for name in ("ada", "bob"):
+        await owner_with_overdue_task(container, name)
+    async with silent_server() as (host, port):
+        notifier = SmtpNotifier(host=host, port=port, security="none", sender="t@example.com", timeout_seconds=0.5)
+        started = time.monotonic()
+        result = await MaintenanceService(container.ports, notifier, 30).overdue_digest()
+        elapsed = time.monotonic() - started
+    assert (result["sent"], result["failed"]) == (0, 2)
+    assert elapsed < 2 * 0.5 + 1.5

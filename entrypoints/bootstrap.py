@@ -24,7 +24,6 @@ from adapters.memory.events import InMemoryEventPublisher
 from adapters.memory.ids import UuidGenerator
 from adapters.memory.refresh_tokens import MemoryRefreshTokenStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
-from adapters.ratelimit.limiter import LimitsRateLimiter
 from adapters.security.oidc import OidcIdentityProvider
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import (
@@ -55,6 +54,7 @@ from domain.ports import (
     JobQueue,
     Notifier,
     PasswordHasher,
+    RateLimiter,
     RefreshTokenStore,
     ScheduleStore,
     TextAnalyzer,
@@ -93,7 +93,7 @@ class Container:
     # issue 5: read cache, idempotent POSTs, rate limits (Redis when REDIS_URL, else memory)
     cache: Cache | None = None
     idempotency: IdempotencyStore | None = None
-    rate_limiter: LimitsRateLimiter | None = None
+    rate_limiter: RateLimiter | None = None
     # issue 7: sign-in with OpenID providers (OIDC_<NAME>_*); no providers configured, an empty one
     oidc: OidcLoginService | None = None
     # issue 9: weather (OpenWeatherMap, cached) and text analysis (Azure AI Language, else local)
@@ -316,9 +316,9 @@ def _oidc_login(settings: Settings, ports: Ports, accounts: AccountService, clos
 
 def _cache_idempotency_and_limits(
     settings: Settings, closers: list[Closer]
-) -> tuple[Cache, IdempotencyStore, LimitsRateLimiter]:
-    """The read cache, the Idempotency-Key store and the rate-limit storage: Redis or memory."""
-    from limits.aio.storage import MemoryStorage, RedisStorage
+) -> tuple[Cache, IdempotencyStore, RateLimiter]:
+    """The read cache, the Idempotency-Key store and the rate limiter: Redis (one shared pool) or memory."""
+    from adapters.ratelimit.limiter import InProcessRateLimiter, RedisRateLimiter
 
     if settings.redis_url:
         from adapters.redis.cache import RedisCache
@@ -327,32 +327,14 @@ def _cache_idempotency_and_limits(
 
         client = create_client(settings.redis_url)
         closers.append(client.aclose)
-        storage = RedisStorage(
-            f"async+{settings.redis_url}",
-            implementation="redispy",
-            key_prefix="trellis:rl",
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
-        )
-        limits_client = getattr(storage.bridge, "storage", None)
-        if limits_client is not None:
-            closers.append(limits_client.aclose)
-        return RedisCache(client), RedisIdempotencyStore(client), LimitsRateLimiter(storage)
+        return RedisCache(client), RedisIdempotencyStore(client), RedisRateLimiter(client, key_prefix="trellis:rl")
     from adapters.memory.cache import MemoryCache
     from adapters.memory.idempotency import MemoryIdempotencyStore
 
     _announce_default("cache", "in-process read cache; each process caches on its own (set REDIS_URL)")
     _announce_default("idempotency", "in-process Idempotency-Key store; replays end on restart (set REDIS_URL)")
     _announce_default("rate_limits", "in-process rate-limit counters, per process (set REDIS_URL)")
-    memory = MemoryStorage()
-
-    async def stop_memory_storage() -> None:
-        timer = getattr(memory, "timer", None)
-        if timer is not None and not timer.done():
-            timer.cancel()
-
-    closers.append(stop_memory_storage)
-    return MemoryCache(), MemoryIdempotencyStore(), LimitsRateLimiter(memory, dependency="memory")
+    return MemoryCache(), MemoryIdempotencyStore(), InProcessRateLimiter()
 
 
 def _memory_revocations() -> Cache:

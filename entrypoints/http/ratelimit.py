@@ -1,14 +1,14 @@
 """Rate limits (DESIGN §9): per principal, or per client IP when anonymous.
 
-Implementation choice: the ``limits`` package (``adapters/ratelimit/limiter.py``, behind the
-``RateLimiter`` port), not Litestar's ``RateLimitMiddleware``. Litestar's middleware keeps a
-list of timestamps per client, reads it, checks it and writes it back under a lock that only
-exists inside one process: two replicas sharing Redis can both admit the last request of a
-window. It also has one limit per middleware instance and sends no ``Retry-After``. ``limits``
-counts in one atomic server-side step (a Lua script on Redis; the same moving-window algorithm
-in memory), so the limit holds across replicas, and the same limiter serves the login
-brute-force rule in the application layer. This module only decides *who* and *which rate*
-and writes the headers.
+Implementation choice: moving windows behind the ``RateLimiter`` port
+(``adapters/ratelimit/limiter.py``; rates in the ``limits`` notation), not Litestar's
+``RateLimitMiddleware``. Litestar's middleware keeps a list of timestamps per client, reads it,
+checks it and writes it back under a lock that only exists inside one process: two replicas
+sharing Redis can both admit the last request of a window. It also has one limit per middleware
+instance and sends no ``Retry-After``. Our limiter counts in one atomic server-side step (one
+Lua script, one round trip on Redis; the same moving-window algorithm in memory), so the limit
+holds across replicas, and the same limiter serves the login brute-force rule in the
+application layer. This module only decides *who* and *which rate* and writes the headers.
 
 - Who: the user id of a valid bearer token (``AccountService.access_subject``: the signature is
   checked, and memoised so authentication does not check it again), else the client address —
@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import TooManyRequestsException
 from litestar.middleware import DefineMiddleware
@@ -71,6 +70,9 @@ def bearer_of(scope: Scope) -> str | None:
     return None
 
 
+_LIMIT, _REMAINING, _RESET = b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset"
+
+
 def rate_limit_headers(decision: RateDecision) -> dict[str, str]:
     return {
         "RateLimit-Limit": str(decision.limit),
@@ -105,19 +107,21 @@ class RateLimitMiddleware:
             log.warning("rate_limit_store_unavailable", dependency=error.dependency, action="fail_open", path=path)
             await self.app(scope, receive, send)
             return
-        headers = rate_limit_headers(decision)
         if not decision.allowed:
             RATE_LIMITED.inc()
             raise TooManyRequestsException(
                 "Too many requests; retry after the number of seconds in Retry-After.",
-                headers={**headers, "Retry-After": str(max(1, decision.reset_after))},
+                headers={**rate_limit_headers(decision), "Retry-After": str(max(1, decision.reset_after))},
             )
+        extra = (
+            (_LIMIT, str(decision.limit).encode()),
+            (_REMAINING, str(decision.remaining).encode()),
+            (_RESET, str(decision.reset_after).encode()),
+        )
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                mutable = MutableScopeHeaders.from_message(message)
-                for key, value in headers.items():
-                    mutable[key] = value
+            if message["type"] == "http.response.start":  # nothing else sets these names: append them
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -119,11 +119,11 @@ class ReadCache:
 
     async def project(self, project_id: str, load: Callable[[], Awaitable[Project | None]]) -> Project | None:
         return await self._read(
-            "project", [project_scope(project_id)], [project_id], load, _project_to_json, _project_from_json
+            "project", project_scope(project_id), [project_id], load, _project_to_json, _project_from_json
         )
 
     async def task(self, task_id: str, load: Callable[[], Awaitable[Task | None]]) -> Task | None:
-        return await self._read("task", [task_scope(task_id)], [task_id], load, _task_to_json, _task_from_json)
+        return await self._read("task", task_scope(task_id), [task_id], load, _task_to_json, _task_from_json)
 
     async def project_page(
         self, query: ProjectQuery, page: PageRequest, load: Callable[[], Awaitable[Page[Project]]]
@@ -133,7 +133,7 @@ class ReadCache:
         parts += _paging_parts(page)
         found = await self._read(
             "project_list",
-            [PROJECT_LIST_SCOPE],
+            PROJECT_LIST_SCOPE,
             parts,
             load,
             lambda p: _page_to_json(p, _project_to_json),
@@ -148,7 +148,7 @@ class ReadCache:
         parts = [query.project_id, f"tag={query.tag or ''}", *_paging_parts(page)]
         found = await self._read(
             "task_list",
-            [task_list_scope(query.project_id)],
+            task_list_scope(query.project_id),
             parts,
             load,
             lambda p: _page_to_json(p, _task_to_json),
@@ -202,7 +202,7 @@ class ReadCache:
     async def _read(
         self,
         kind: str,
-        scopes: list[str],
+        scope: str,
         parts: list[str],
         load: Callable[[], Awaitable[T | None]],
         encode: Callable[[T], Any],
@@ -212,10 +212,11 @@ class ReadCache:
         if cache is None:
             return await load()
         try:
-            # Generations first: data loaded after this point is at least as new as them.
-            generations = [await cache.generation(scope) for scope in scopes]
-            key = ":".join([kind, FORMAT, *(quote(p, safe="") for p in parts), *map(str, generations)])
-            raw = await cache.get(key)
+            # The generation first (in the same step as the entry): data loaded after this point
+            # is at least as new as it.
+            prefix = ":".join([kind, FORMAT, *(quote(p, safe="") for p in parts)])
+            generation, raw = await cache.lookup(scope, prefix)
+            key = f"{prefix}:{generation}"
         except DependencyUnavailable as error:
             self._observer.lookup(CacheResult.BYPASS, kind, error)
             return await load()

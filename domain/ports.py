@@ -283,6 +283,10 @@ class Cache(Protocol):
     async def bump(self, scope: str) -> int:
         """Move ``scope`` to a new, strictly greater generation and return it."""
 
+    async def lookup(self, scope: str, key: str) -> tuple[int, bytes | None]:
+        """``generation(scope)`` and the value stored under ``f"{key}:{generation}"``, in one step
+        (one round trip on Redis): what a cache-aside read of an entry under one scope needs."""
+
     async def ping(self) -> None:
         """Return when the cache answers; ``DependencyUnavailable`` otherwise."""
 

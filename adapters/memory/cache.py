@@ -57,6 +57,10 @@ class MemoryCache:
     async def bump(self, scope: str) -> int:
         return self._advance(scope)
 
+    async def lookup(self, scope: str, key: str) -> tuple[int, bytes | None]:
+        generation = await self.generation(scope)
+        return generation, await self.get(f"{key}:{generation}")
+
     async def ping(self) -> None:
         return None
 

@@ -30,6 +30,22 @@ return v
 """
 
 
+# The generation as above (never bumped), then the entry under ARGV[2] .. ':' .. generation:
+# one round trip for a cache-aside read. That key is built inside the script, so the script is
+# not Redis Cluster-safe (the cache runs on one Redis). Returns {generation, value or nil}.
+_LOOKUP = """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  local t = redis.call('TIME')
+  v = t[1] .. string.sub('000000' .. t[2], -6)
+  redis.call('SET', KEYS[1], v, 'PX', ARGV[1])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return {v, redis.call('GET', ARGV[2] .. ':' .. v)}
+"""
+
+
 class RedisCache:
     def __init__(
         self,
@@ -45,6 +61,7 @@ class RedisCache:
         self._timeout = operation_timeout
         self._generation_ttl_ms = generation_ttl_seconds * 1000
         self._generation_script = client.register_script(_GENERATION)
+        self._lookup_script = client.register_script(_LOOKUP)
 
     async def get(self, key: str) -> bytes | None:
         async with guarded(self._timeout):
@@ -70,6 +87,13 @@ class RedisCache:
 
     async def bump(self, scope: str) -> int:
         return await self._run_generation(scope, bump=True)
+
+    async def lookup(self, scope: str, key: str) -> tuple[int, bytes | None]:
+        async with guarded(self._timeout):
+            generation, value = await self._lookup_script(
+                keys=[self._generations + scope], args=[self._generation_ttl_ms, self._values + key]
+            )
+        return int(generation), value
 
     async def ping(self) -> None:
         async with guarded(self._timeout):

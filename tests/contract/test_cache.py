@@ -149,6 +149,20 @@ async def test_a_bump_invalidates_every_key_built_on_the_old_generation(harness:
         assert await cache.get(await page_key(page)) is None
 
 
+async def test_lookup_reads_the_generation_and_the_entry_built_on_it_in_one_step(harness: Harness) -> None:
+    cache = harness.cache
+    generation, value = await cache.lookup("project:7", "project:1:7")
+    assert generation == await cache.generation("project:7")
+    assert value is None
+
+    await cache.set(f"project:1:7:{generation}", b"cached", ttl_seconds=60)
+    assert await cache.lookup("project:7", "project:1:7") == (generation, b"cached")
+
+    bumped = await cache.bump("project:7")
+    assert await cache.lookup("project:7", "project:1:7") == (bumped, None), "a bump hides the old entry"
+    assert await cache.lookup("fresh-scope", "k") == (await cache.generation("fresh-scope"), None)
+
+
 async def test_concurrent_bumps_all_get_distinct_generations(harness: Harness) -> None:
     start = await harness.cache.generation("hot")
 
@@ -253,6 +267,7 @@ async def test_redis_cache_survives_a_crash_and_a_restart_without_being_recreate
                 lambda: cache.delete("k"),
                 lambda: cache.generation("scope"),
                 lambda: cache.bump("scope"),
+                lambda: cache.lookup("scope", "k"),
                 cache.ping,
             ]
             for operation in operations:

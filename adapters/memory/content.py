@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from adapters.memory.keyset import select_keyset
+from adapters.memory.keyset import KeysetIndexes
 from adapters.memory.store import MemoryStore, R, Table
 from domain.board import Project, Visibility
 from domain.content import COLLECTION_SORT_FIELDS, POST_SORT_FIELDS, Collection, Post
@@ -24,6 +24,7 @@ class MemoryPostRepository:
     def __init__(self, store: MemoryStore) -> None:
         self._table: Table[Post] = store.posts
         self._projects: Table[Project] = store.projects
+        self._keysets = KeysetIndexes(self._table, POST_SORT_FIELDS)
 
     async def add(self, post: Post) -> None:
         self._table.insert(copy.deepcopy(post))
@@ -41,8 +42,7 @@ class MemoryPostRepository:
         return _select((p for p in self._table.live() if self._matches(p, query)), page, POST_SORT_FIELDS)
 
     async def list_keyset(self, query: PostQuery, page: KeysetRequest) -> KeysetPage[Post]:
-        matches = (p for p in self._table.live() if self._matches(p, query))
-        return select_keyset(matches, page, POST_SORT_FIELDS)
+        return self._keysets.page(page, lambda p: self._matches(p, query), self._table.live)
 
     async def soft_delete_for_project(self, project_id: str, at: datetime) -> int:
         doomed = [post for post in self._table.live() if post.project_id == project_id]

@@ -1,21 +1,30 @@
 """Keyset pages over in-memory records (``list_keyset`` of the memory repositories).
 
 The order is the contract's (``domain.paging.follows``): the sort field, None first ascending
-and last descending, ties by id ascending in both directions. A page is the ``size`` smallest
-matches after the anchor, picked with a bounded heap (``heapq.nsmallest``): one pass over the
-matches and no full sort, so the cost of a page does not depend on how deep the anchor is —
-but it is a pass over every match (the memory tables have no index; MongoDB's adapter has).
+and last descending, ties by id ascending in both directions.
+
+``SortedIndex`` is what makes a deep page cheap: the live records of a table in
+(partition, sort value, id) order — one per sort field, built on first use, then kept up to
+date on every committed write (the table calls it with each change: a ``bisect`` and a list
+insert or pop). A page is a bisect to the position and a walk forward, in list order, until
+``size + 1`` records pass the filters: page 1,000 costs what page 1 does. The partition
+(a task's project) keeps a project's tasks contiguous, so the walk never crosses another
+project's; filters without a partition (a viewer's projects, posts) are checked as it walks.
+
+Inside a transaction that has written to the table, committed order is not what that
+transaction sees: ``select_keyset`` then picks the page from a full pass with a bounded heap.
 """
 
 from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Callable, Iterable
-from typing import Any
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic
 
-from adapters.memory.store import R
-from domain.paging import KeysetPage, KeysetRequest, SortValue, follows, keyset_of
+from adapters.memory.store import R, Table
+from domain.paging import Keyset, KeysetPage, KeysetRequest, Sort, SortValue, follows, keyset_of
 
 
 class _Descending:
@@ -66,3 +75,121 @@ def select_keyset(records: Iterable[R], page: KeysetRequest, sortable: frozenset
     items = [copy.deepcopy(record) for record in picked[:size]]
     more = len(picked) > size and bool(items)
     return KeysetPage(items=items, size=page.size, next=keyset_of(items[-1], sort) if more else None)
+
+
+def page_of(ordered: Iterable[R], page: KeysetRequest) -> KeysetPage[R]:
+    """The first ``size`` of records already in list order after the position (copies)."""
+    size = max(page.size, 0)
+    picked: list[R] = []
+    for record in ordered:
+        picked.append(record)
+        if len(picked) > size:
+            break
+    items = [copy.deepcopy(record) for record in picked[:size]]
+    more = len(picked) > size and bool(items)
+    return KeysetPage(items=items, size=page.size, next=keyset_of(items[-1], page.sort) if more else None)
+
+
+class _Top:
+    """Greater than every id (an upper bound for a run of equal sort values)."""
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return True
+
+
+_TOP = _Top()
+
+
+class SortedIndex(Generic[R]):
+    """Live records of one table by (partition, None flag, value, id), ascending."""
+
+    def __init__(self, table: Table[R], field: str, partition: Callable[[R], str] | None = None) -> None:
+        self._field = field
+        self._partition = partition
+        rows = [(self._key(r), r) for r in table.committed_rows() if r.deleted_at is None]
+        rows.sort(key=lambda row: row[0])
+        self._keys: list[tuple[Any, ...]] = [key for key, _ in rows]
+        self._records: list[R] = [record for _, record in rows]
+        table.watch(self._changed)
+
+    def _key(self, record: R) -> tuple[Any, ...]:
+        part = self._partition(record) if self._partition is not None else ""
+        value = getattr(record, self._field)
+        return (part, False, 0, record.id) if value is None else (part, True, value, record.id)
+
+    def _changed(self, old: R | None, new: R | None) -> None:
+        if old is not None and old.deleted_at is None:
+            key = self._key(old)
+            at = bisect_left(self._keys, key)
+            if at < len(self._keys) and self._keys[at] == key:
+                del self._keys[at]
+                del self._records[at]
+        if new is not None and new.deleted_at is None:
+            key = self._key(new)
+            at = bisect_left(self._keys, key)
+            self._keys.insert(at, key)
+            self._records.insert(at, new)
+
+    def walk(self, sort: Sort, after: Keyset | None, part: str = "") -> Iterator[R]:
+        """The partition's records in list order, from just after ``after`` (or the start)."""
+        keys, records = self._keys, self._records
+        lo, hi = bisect_left(keys, (part,)), bisect_left(keys, (part, 2))
+        valued = bisect_left(keys, (part, True), lo, hi)  # first non-None value
+        spans: Iterable[tuple[int, int]]
+        if not sort.descending:
+            start = lo if after is None else bisect_right(keys, self._anchor_key(part, after), lo, hi)
+            spans = [(start, hi)]
+        elif after is None:
+            spans = self._descending_runs(valued, hi, lo)
+        elif after.value is None:
+            spans = [(bisect_right(keys, self._anchor_key(part, after), lo, valued), valued)]
+        else:
+            run_start = bisect_left(keys, (part, True, after.value), valued, hi)
+            run_end = bisect_right(keys, (part, True, after.value, _TOP), valued, hi)
+            rest = bisect_right(keys, self._anchor_key(part, after), run_start, run_end)
+            spans = [(rest, run_end), *self._descending_runs(valued, run_start, lo)]
+        for start, end in spans:
+            for at in range(start, end):
+                yield records[at]
+
+    def _descending_runs(self, valued: int, end: int, lo: int) -> Iterator[tuple[int, int]]:
+        """Runs of equal values below ``end``, highest first (each in id order), then the Nones."""
+        keys = self._keys
+        while end > valued:
+            part, _, value, _ = keys[end - 1]
+            start = bisect_left(keys, (part, True, value), valued, end)
+            yield start, end
+            end = start
+        yield lo, valued
+
+    @staticmethod
+    def _anchor_key(part: str, after: Keyset) -> tuple[Any, ...]:
+        return (part, False, 0, after.id) if after.value is None else (part, True, after.value, after.id)
+
+
+class KeysetIndexes(Generic[R]):
+    """One ``SortedIndex`` per sort field of a table, built on first use."""
+
+    def __init__(self, table: Table[R], sortable: frozenset[str], partition: Callable[[R], str] | None = None) -> None:
+        self._table = table
+        self._sortable = sortable
+        self._partition = partition
+        self._indexes: dict[str, SortedIndex[R]] = {}
+
+    def page(
+        self, page: KeysetRequest, matches: Callable[[R], bool], records: Callable[[], Iterable[R]], part: str = ""
+    ) -> KeysetPage[R]:
+        """``records()`` filtered by ``matches``, from ``page.after`` on; by the index unless this
+        context's transaction has written to the table (then a pass over ``records()``)."""
+        field = page.sort.field
+        if field not in self._sortable:
+            raise ValueError(f"cannot sort by {field!r}; one of {sorted(self._sortable)}")
+        if self._table.has_staged_writes():
+            return select_keyset((r for r in records() if matches(r)), page, self._sortable)
+        index = self._indexes.get(field)
+        if index is None:
+            index = self._indexes[field] = SortedIndex(self._table, field, self._partition)
+        return page_of((r for r in index.walk(page.sort, page.after, part) if matches(r)), page)

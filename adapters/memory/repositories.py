@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from adapters.memory.keyset import select_keyset
+from adapters.memory.keyset import KeysetIndexes
 from adapters.memory.store import MemoryStore, R, Table
 from domain.board import Project, Task, Visibility
 from domain.identity import ExternalIdentity, User, normalise_email
@@ -60,6 +60,7 @@ class MemoryUserRepository:
 class MemoryProjectRepository:
     def __init__(self, store: MemoryStore) -> None:
         self._table: Table[Project] = store.projects
+        self._keysets = KeysetIndexes(self._table, PROJECT_SORT_FIELDS)
 
     async def add(self, project: Project) -> None:
         self._table.insert(copy.deepcopy(project))
@@ -76,8 +77,7 @@ class MemoryProjectRepository:
         return _select((p for p in self._table.live() if _project_matches(p, query)), page, PROJECT_SORT_FIELDS)
 
     async def list_keyset(self, query: ProjectQuery, page: KeysetRequest) -> KeysetPage[Project]:
-        matches = (p for p in self._table.live() if _project_matches(p, query))
-        return select_keyset(matches, page, PROJECT_SORT_FIELDS)
+        return self._keysets.page(page, lambda p: _project_matches(p, query), self._table.live)
 
     async def purge_deleted(self, deleted_before: datetime) -> tuple[str, ...]:
         return tuple(self._table.purge(lambda p: p.deleted_at is not None and p.deleted_at < deleted_before))
@@ -86,6 +86,8 @@ class MemoryProjectRepository:
 class MemoryTaskRepository:
     def __init__(self, store: MemoryStore) -> None:
         self._table: Table[Task] = store.tasks
+        # a project's tasks are one contiguous run of each index
+        self._keysets = KeysetIndexes(self._table, TASK_SORT_FIELDS, partition=_project_of)
 
     async def add(self, task: Task) -> None:
         self._table.insert(copy.deepcopy(task))
@@ -102,7 +104,13 @@ class MemoryTaskRepository:
         return _select(self._matches(query), page, TASK_SORT_FIELDS)
 
     async def list_keyset(self, query: TaskQuery, page: KeysetRequest) -> KeysetPage[Task]:
-        return select_keyset(self._matches(query), page, TASK_SORT_FIELDS)
+        tag = query.tag
+        return self._keysets.page(
+            page,
+            lambda t: t.project_id == query.project_id and (tag is None or t.tag == tag),
+            self._table.live,
+            part=query.project_id,
+        )
 
     def _matches(self, query: TaskQuery) -> Iterable[Task]:
         return (
@@ -151,6 +159,10 @@ def _stored_user(user: User) -> User:
     record = copy.deepcopy(user)
     record.email = normalise_email(record.email)  # a caller may have assigned a mixed-case address
     return record
+
+
+def _project_of(task: Task) -> str:
+    return task.project_id
 
 
 def _copy_or_none(record: R | None) -> R | None:

@@ -79,6 +79,8 @@ class Table(Generic[R]):
         self._unique = unique
         self._committed: dict[str, R] = {}
         self._pending: dict[_Transaction, dict[str, _Staged[R]]] = {}
+        #: told (old, new) about every committed change (None: absent), e.g. the keyset indexes
+        self._watchers: list[Callable[[R | None, R | None], None]] = []
 
     # --- reads (raw: callers copy before handing anything out) -----------------------------
 
@@ -104,6 +106,28 @@ class Table(Generic[R]):
             rows = iter(merged.values())
         return (row for row in rows if row.deleted_at is None)
 
+    def committed_rows(self) -> Iterator[R]:
+        """Every committed record, deleted ones included (for building an index)."""
+        return iter(self._committed.values())
+
+    def has_staged_writes(self) -> bool:
+        """True when the current context's transaction has written to this table."""
+        transaction = self._store.current_transaction()
+        return transaction is not None and bool(self._pending.get(transaction))
+
+    def watch(self, watcher: Callable[[R | None, R | None], None]) -> None:
+        """Call ``watcher(old, new)`` on every committed change from now on (None: no record)."""
+        self._watchers.append(watcher)
+
+    def _commit_row(self, record_id: str, record: R | None) -> None:
+        old = self._committed.get(record_id)
+        if record is None:
+            del self._committed[record_id]
+        else:
+            self._committed[record_id] = record
+        for watcher in self._watchers:
+            watcher(old, record)
+
     # --- writes (the record passed in is already a private copy) ----------------------------
 
     def insert(self, record: R) -> None:
@@ -112,7 +136,7 @@ class Table(Generic[R]):
         self._check_unique(record)
         staged = self._staged()
         if staged is None:
-            self._committed[record.id] = record
+            self._commit_row(record.id, record)
         else:
             staged[record.id] = _Staged(record, None)
 
@@ -127,7 +151,7 @@ class Table(Generic[R]):
         self._check_unique(record)
         staged = self._staged()
         if staged is None:
-            self._committed[record.id] = record
+            self._commit_row(record.id, record)
         elif record.id in staged:
             staged[record.id] = _Staged(record, staged[record.id].base_version)
         else:
@@ -137,7 +161,7 @@ class Table(Generic[R]):
         """Remove committed records for good (maintenance; not part of a transaction)."""
         ids = [record_id for record_id, record in self._committed.items() if doomed(record)]
         for record_id in ids:
-            del self._committed[record_id]
+            self._commit_row(record_id, None)
         return ids
 
     def _check_unique(self, record: R) -> None:
@@ -186,7 +210,7 @@ class Table(Generic[R]):
 
     def apply(self, transaction: _Transaction) -> None:
         for record_id, entry in self._pending.pop(transaction, {}).items():
-            self._committed[record_id] = entry.record
+            self._commit_row(record_id, entry.record)
 
     def discard(self, transaction: _Transaction) -> None:
         self._pending.pop(transaction, None)

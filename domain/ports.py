@@ -628,6 +628,8 @@ class BlobStore(Protocol):
       ``NotFound`` if a named block is not staged.
     - ``read_url``: a short-lived, read-only URL for the blob where the store supports one
       (Azure SAS), else None.
+    - ``older_than`` yields the keys under ``prefix`` (whole blobs, not staged blocks) last
+      written before ``before`` (for expiring import spools and export files).
     - A store that cannot be reached raises ``DependencyUnavailable``.
     """
 
@@ -647,6 +649,8 @@ class BlobStore(Protocol):
     async def commit_blocks(self, key: str, numbers: Sequence[int]) -> int: ...
 
     async def read_url(self, key: str, *, expires_in_seconds: int, filename: str, content_type: str) -> str | None: ...
+
+    def older_than(self, prefix: str, before: datetime) -> AsyncIterator[str]: ...
 
     async def ping(self) -> None: ...
 

@@ -30,6 +30,8 @@ from domain.ports import BlobTooLarge
 
 DEPENDENCY = "azure_blob"
 BLOCK_BYTES = 4 * 1024 * 1024
+#: server-side timeout of one listing request (the SDK pages; each page is one request)
+LIST_TIMEOUT_SECONDS = 30
 
 
 def _block_id(number: int) -> str:
@@ -187,6 +189,16 @@ class AzureBlobStore:
             content_type=content_type,
         )
         return f"{self._container_url}/{quote(key)}?{token}"
+
+    async def older_than(self, prefix: str, before: datetime) -> AsyncIterator[str]:
+        keys: list[str] = []
+        async with self._container() as container:
+            async for blob in container.list_blobs(name_starts_with=prefix, timeout=LIST_TIMEOUT_SECONDS):
+                modified = blob.last_modified
+                if modified is not None and modified < before:
+                    keys.append(str(blob.name))
+        for key in keys:  # yielded after the listing: the caller may delete while it iterates
+            yield key
 
     async def ping(self) -> None:
         async with self._container() as container:

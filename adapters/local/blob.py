@@ -9,11 +9,13 @@ never sees a partial file. Staged blocks of a chunked upload are part files unde
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from domain.errors import NotFound
@@ -130,6 +132,25 @@ class LocalBlobStore:
     async def read_url(self, key: str, *, expires_in_seconds: int, filename: str, content_type: str) -> str | None:
         return None  # local disk has no presigned URLs: downloads go through the API
 
+    async def older_than(self, prefix: str, before: datetime) -> AsyncIterator[str]:
+        directory = self._path(prefix.rstrip("/")) if prefix.strip("/") else self._root
+        cutoff = before.timestamp()
+
+        def scan() -> list[str]:
+            if not directory.is_dir():
+                return []
+            found = []
+            for path in directory.rglob("*"):
+                relative = path.relative_to(self._root)
+                if any(p.startswith(".") or p.endswith(".parts") for p in relative.parts):
+                    continue  # temporary files of a put in progress, staged blocks
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    found.append(relative.as_posix())
+            return sorted(found)
+
+        for key in await asyncio.to_thread(scan):
+            yield key
+
     async def ping(self) -> None:
         await asyncio.to_thread(self._mkdirs, self._root)
 
@@ -153,21 +174,42 @@ def _copy(source: object, target: object) -> int:
     return size
 
 
-async def _chunks(handle: object, offset: int, length: int | None) -> AsyncIterator[bytes]:
-    import io
+class _Chunks:
+    """The chunks of an open file; ``aclose`` closes the file even before the first chunk was read
+    (an async generator's ``aclose`` would not run its ``finally`` then)."""
 
+    def __init__(self, handle: io.BufferedReader, offset: int, length: int | None) -> None:
+        self._handle = handle
+        self._offset = offset
+        self._remaining = length
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            if self._offset:
+                await asyncio.to_thread(self._handle.seek, self._offset)
+                self._offset = 0
+            if self._handle.closed or (self._remaining is not None and self._remaining <= 0):
+                self._handle.close()
+                raise StopAsyncIteration
+            wanted = READ_CHUNK if self._remaining is None else min(READ_CHUNK, self._remaining)
+            chunk = await asyncio.to_thread(self._handle.read, wanted)
+        except BaseException:
+            self._handle.close()
+            raise
+        if not chunk:
+            self._handle.close()
+            raise StopAsyncIteration
+        if self._remaining is not None:
+            self._remaining -= len(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        self._handle.close()
+
+
+def _chunks(handle: object, offset: int, length: int | None) -> AsyncIterator[bytes]:
     assert isinstance(handle, io.BufferedReader)
-    try:
-        if offset:
-            await asyncio.to_thread(handle.seek, offset)
-        remaining = length
-        while remaining is None or remaining > 0:
-            wanted = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
-            chunk = await asyncio.to_thread(handle.read, wanted)
-            if not chunk:
-                break
-            if remaining is not None:
-                remaining -= len(chunk)
-            yield chunk
-    finally:
-        handle.close()
+    return _Chunks(handle, offset, length)

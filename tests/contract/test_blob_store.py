@@ -142,3 +142,20 @@ async def test_local_files_are_private_and_keys_are_checked(tmp_path: Path) -> N
     for bad in ("../escape", "u1/../../x", "/abs", "u1//x"):
         with pytest.raises(ValueError, match="invalid blob key"):
             await store.put(bad, chunks_of(b"x"), max_bytes=10)
+
+
+async def test_older_than_lists_whole_blobs_under_a_prefix_written_before_a_time(store: BlobStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    await store.put("exports/a.csv", chunks_of(b"a"), max_bytes=10)
+    await store.put("exports/b.json", chunks_of(b"b"), max_bytes=10)
+    await store.put("imports/c", chunks_of(b"c"), max_bytes=10)
+    await store.stage_block("exports/staged", 1, b"not a blob yet")
+    soon, past = datetime.now(UTC) + timedelta(minutes=5), datetime.now(UTC) - timedelta(hours=1)
+    assert sorted([key async for key in store.older_than("exports/", soon)]) == ["exports/a.csv", "exports/b.json"]
+    assert [key async for key in store.older_than("exports/", past)] == []
+    assert [key async for key in store.older_than("nothing/", soon)] == []
+    async for key in store.older_than("exports/", soon):  # deleting while iterating is safe
+        await store.delete(key)
+    assert [key async for key in store.older_than("exports/", soon)] == []
+    assert await store.size("imports/c") == 1

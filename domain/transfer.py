@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.board import Task, description_problems, progress_problems, tag_problems, title_problems
-from domain.errors import DomainError
+from domain.errors import Conflict, DomainError
 
 FIELDS: tuple[str, ...] = ("title", "description", "tag", "progress", "finish_date")
 REQUIRED: frozenset[str] = frozenset({"title"})
@@ -26,6 +26,20 @@ class ImportTooLarge(DomainError):
 
     code = "import_too_large"
     default_message = "The file is larger than the import limit."
+
+
+class ExportNotReady(Conflict):
+    """The export job has not succeeded (yet): there is no file to download (409)."""
+
+    code = "export_not_ready"
+    default_message = "The export has not finished."
+
+
+class ExportExpired(DomainError):
+    """The export job's file was removed after the retention period (410)."""
+
+    code = "export_expired"
+    default_message = "The export file has expired."
 
 
 class ImportRejected(Exception):

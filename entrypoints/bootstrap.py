@@ -44,10 +44,11 @@ from application.oidc import OidcLoginService
 from application.posts import PostService
 from application.projects import ProjectService
 from application.tasks import TaskService
-from application.transfer import TransferService
+from application.transfer import TransferLimits, TransferService
 from application.users import UserAdminService
 from application.weather import WeatherService
 from domain.ports import (
+    BlobStore,
     Cache,
     Clock,
     IdempotencyStore,
@@ -233,30 +234,14 @@ async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Contai
     if settings.refresh_token_key is not None:  # shared by replicas and restarts, like the OIDC state key
         container.cursors = CursorCodec(derive_cursor_key(settings.refresh_token_key))
     _weather_and_analysis(settings, container, closers)
-    container.files = await _files(
-        settings, ports, database.database if settings.mongodb_url else None, checks, closers
-    )
-    container.jobs = await _jobs(settings, ports, closers, container.weather, container.files)
+    blobs = await _blob_store(settings, checks, closers)
+    container.files = await _files(settings, ports, database.database if settings.mongodb_url else None, blobs)
+    container.jobs = await _jobs(settings, ports, closers, blobs, container.weather, container.files)
     return container
 
 
-async def _files(
-    settings: Settings, ports: Ports, mongo: Any | None, checks: dict[str, Check], closers: list[Closer]
-) -> FileService:
-    """File records beside the other records; blobs on Azure (the connection string) or local disk."""
-    from adapters.local.sniffing import MagicSniffer
-    from application.files import FileLimits
-    from domain.ports import BlobStore, FileRepository
-
-    records: FileRepository
-    if mongo is not None:
-        from adapters.mongo.files import MongoFileRepository
-
-        records = MongoFileRepository(mongo)
-    else:
-        from adapters.memory.files import MemoryFileRepository
-
-        records = MemoryFileRepository()
+async def _blob_store(settings: Settings, checks: dict[str, Check], closers: list[Closer]) -> BlobStore:
+    """Blobs (files, import spools, export files) on Azure (the connection string) or local disk."""
     blobs: BlobStore
     if settings.azure_storage_connection_string:
         from adapters.azure.blob import AzureBlobStore
@@ -277,6 +262,24 @@ async def _files(
             "(set AZURE_STORAGE_CONNECTION_STRING for Azure Blob Storage)",
         )
         blobs = LocalBlobStore(settings.file_storage_root)
+    return blobs
+
+
+async def _files(settings: Settings, ports: Ports, mongo: Any | None, blobs: BlobStore) -> FileService:
+    """File records beside the other records; their blobs in the blob store."""
+    from adapters.local.sniffing import MagicSniffer
+    from application.files import FileLimits
+    from domain.ports import FileRepository
+
+    records: FileRepository
+    if mongo is not None:
+        from adapters.mongo.files import MongoFileRepository
+
+        records = MongoFileRepository(mongo)
+    else:
+        from adapters.memory.files import MemoryFileRepository
+
+        records = MemoryFileRepository()
     limits = FileLimits(
         max_bytes=settings.file_max_bytes,
         allowed_types=settings.file_allowed_types,
@@ -504,6 +507,7 @@ async def _jobs(
     settings: Settings,
     ports: Ports,
     closers: list[Closer],
+    blobs: BlobStore,
     weather: WeatherService | None = None,
     files: FileService | None = None,
 ) -> JobsWiring:
@@ -542,6 +546,13 @@ async def _jobs(
         )
         queue, schedule, embedded = TracedJobQueue(memory), MemoryScheduleStore(), True
     notifier = _notifier(settings)
+    limits = TransferLimits(
+        import_max_bytes=settings.import_max_bytes,
+        export_inline_max_tasks=settings.export_inline_max_tasks,
+        export_retention=timedelta(seconds=settings.export_retention_seconds),
+        # past every attempt's timeout and backoff, no job can still need its spool
+        spool_max_age=timedelta(seconds=max(24 * 3600, attempts * (timeout + 300))),
+    )
     wiring = JobsWiring(
         queue=queue,
         service=JobService(queue),
@@ -549,12 +560,11 @@ async def _jobs(
         schedule=schedule,
         notifier=notifier,
         embedded_worker=embedded,
-        transfer=TransferService(ports, queue),
+        transfer=TransferService(ports, queue, blobs, limits),
     )
-    from application.transfer import IMPORT_JOB
-    from entrypoints.worker import import_handler
+    from entrypoints.transfer_jobs import register_transfer_jobs
 
-    queue.register(IMPORT_JOB, import_handler(wiring.transfer))
+    register_transfer_jobs(queue, wiring.transfer)
     if embedded:
         await queue.start_worker(settings.worker_concurrency)
 

@@ -163,7 +163,9 @@ class Settings:
     worker_metrics_host: str = "127.0.0.1"
     retention_days: int = 30
     import_max_bytes: int = 20 * 1024 * 1024
-    import_spool_dir: str = "./var/imports"
+    export_inline_max_tasks: int = 5000
+    export_retention_seconds: int = 24 * 3600
+    schedule_expire_seconds: int = 3600
     schedule_purge_seconds: int = 24 * 3600
     schedule_progress_seconds: int = 3600
     schedule_digest_seconds: int = 24 * 3600
@@ -424,7 +426,9 @@ def _jobs(env: Mapping[str, str]) -> dict[str, Any]:
         "worker_metrics_host": _optional(env, "WORKER_METRICS_HOST") or "127.0.0.1",
         "retention_days": _int(env, "RETENTION_DAYS", 30, 1, 3650),
         "import_max_bytes": _int(env, "IMPORT_MAX_BYTES", 20 * 1024 * 1024, 1, 1024**3),
-        "import_spool_dir": _optional(env, "IMPORT_SPOOL_DIR") or "./var/imports",
+        "export_inline_max_tasks": _int(env, "EXPORT_INLINE_MAX_TASKS", 5000, 0, 10_000_000),
+        "export_retention_seconds": _int(env, "EXPORT_RETENTION_SECONDS", 24 * 3600, 60, 365 * 24 * 3600),
+        "schedule_expire_seconds": _int(env, "SCHEDULE_EXPIRE_SECONDS", 3600, 1, 30 * 24 * 3600),
         "schedule_purge_seconds": _int(env, "SCHEDULE_PURGE_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),
         "schedule_progress_seconds": _int(env, "SCHEDULE_PROGRESS_SECONDS", 3600, 1, 30 * 24 * 3600),
         "schedule_digest_seconds": _int(env, "SCHEDULE_DIGEST_SECONDS", 24 * 3600, 1, 30 * 24 * 3600),

@@ -8,15 +8,22 @@
 
 Readers yield ``(line, row)``; file-level problems raise ``ImportRejected``. ``position()``
 of a reader is how many bytes it consumed (for progress).
+
+``parsed_rows`` runs these (blocking) readers over an async byte stream (a blob being
+downloaded): the parser runs in a worker thread, a batch of rows per hop, and pulls each
+chunk from the event loop as it needs it, so memory stays constant whatever the file's size.
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import csv
 import io
+import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
@@ -32,7 +39,7 @@ Row = tuple[int, dict[str, Any]]
 class CountingReader(io.RawIOBase):
     """A binary stream that counts what was read from it (for progress)."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes] | io.RawIOBase) -> None:
         self._raw = raw
         self.count = 0
 
@@ -44,6 +51,75 @@ class CountingReader(io.RawIOBase):
         buffer[: len(data)] = data
         self.count += len(data)
         return len(data)
+
+
+class ChunkReader(io.RawIOBase):
+    """A blocking binary stream over an async chunk iterator, read from a thread other than the
+    loop's: each chunk is fetched on ``loop`` (at most ``timeout`` seconds per chunk)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop, timeout: float = 60.0) -> None:
+        self._chunks = chunks
+        self._loop = loop
+        self._timeout = timeout
+        self._chunk = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._chunk and not self._done:
+            future = asyncio.run_coroutine_threadsafe(_next_chunk(self._chunks), self._loop)
+            chunk = future.result(self._timeout)
+            if chunk is None:
+                self._done = True
+            else:
+                self._chunk = memoryview(chunk)
+        size = min(len(buffer), len(self._chunk))
+        buffer[:size] = self._chunk[:size]
+        self._chunk = self._chunk[size:]
+        return size
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    return await anext(chunks, None)
+
+
+#: rows parsed per thread hop
+ROW_BATCH = 500
+
+
+@contextlib.asynccontextmanager
+async def parsed_rows(
+    fmt: str, chunks: AsyncIterator[bytes], size: int
+) -> AsyncIterator[tuple[AsyncIterator[Row], Callable[[], float]]]:
+    """The rows of a file of ``fmt`` arriving as ``chunks`` (``size`` bytes), and the fraction read."""
+    counted = CountingReader(ChunkReader(chunks, asyncio.get_running_loop()))
+    rows: Iterator[Row] | None = None
+    iterator: AsyncIterator[Row] | None = None
+
+    async def batches(source: Iterator[Row]) -> AsyncIterator[Row]:
+        while True:
+            batch = await asyncio.to_thread(lambda: list(itertools.islice(source, ROW_BATCH)))
+            for row in batch:
+                yield row
+            if len(batch) < ROW_BATCH:
+                return
+
+    try:
+        rows = read_rows(fmt, counted, size)
+        iterator = batches(rows)
+        yield iterator, (lambda: min(1.0, counted.count / size) if size else 1.0)
+    finally:
+        if iterator is not None:
+            await iterator.aclose()  # type: ignore[attr-defined]
+        if rows is not None:
+            with contextlib.suppress(ValueError, AttributeError):  # still running in a thread (a cancelled job)
+                rows.close()  # type: ignore[attr-defined]
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(RuntimeError):  # a chunk still being fetched for that thread
+                await close()
 
 
 def format_of(filename: str | None, content_type: str | None) -> str | None:

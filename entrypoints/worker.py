@@ -19,9 +19,7 @@ import contextlib
 import json
 import signal
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,9 +29,8 @@ import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from domain.jobs import Job, JobFailed, JobState
-from domain.ports import Clock, JobHandler, JobProgress, ScheduleStore
-from domain.transfer import ImportTooLarge
+from domain.jobs import JobState
+from domain.ports import Clock, ScheduleStore
 from entrypoints.observability.jobs import start_process_observability
 from entrypoints.observability.metrics import SCHEDULED_RUN_DURATION, SCHEDULED_RUNS
 from entrypoints.settings import Settings
@@ -127,6 +124,9 @@ def scheduled_jobs(settings: Settings, container: Any) -> list[ScheduledJob]:
         ScheduledJob(
             "refresh_weather", timedelta(seconds=settings.schedule_weather_seconds), maintenance.refresh_weather
         ),
+        ScheduledJob(
+            "expire_transfers", timedelta(seconds=settings.schedule_expire_seconds), container.jobs.transfer.expire
+        ),
     ]
 
 
@@ -200,73 +200,11 @@ async def run_scheduler(settings: Settings, *, stop: asyncio.Event | None = None
     return 0
 
 
-# --- import (the job handler, the spool, the CLI) --------------------------------------------
-
-
-def open_spooled_rows(payload: Mapping[str, Any]) -> AbstractContextManager[tuple[Iterator[Any], Callable[[], float]]]:
-    """Open the spooled upload named in a job's payload as rows of its format (entrypoints/transfer_formats)."""
-    from entrypoints.transfer_formats import CountingReader, read_rows
-
-    @contextlib.contextmanager
-    def opened() -> Iterator[tuple[Iterator[Any], Callable[[], float]]]:
-        path = Path(payload["path"])
-        size = int(payload["size"])
-        with path.open("rb") as file:
-            counted = CountingReader(file)
-            yield read_rows(payload["format"], counted, size), lambda: counted.count / size if size else 1.0
-
-    return opened()
-
-
-def import_handler(transfer: Any) -> JobHandler:
-    """The ``tasks.import`` job: rows from the spooled file into the project; the file is removed
-    once the job has an outcome (kept while it may still be retried)."""
-
-    async def handle(job: Job, progress: JobProgress) -> dict[str, Any]:
-        path = Path(job.payload["path"])
-        if not _exists(path):
-            raise JobFailed("The uploaded file is gone (it is kept only until its import finishes).")
-        try:
-            result: dict[str, Any] = await transfer.run_import(job, progress, open_spooled_rows)
-        except JobFailed:
-            _remove(path)
-            raise
-        _remove(path)
-        return result
-
-    return handle
-
-
-async def spool(settings: Settings, chunks: AsyncIterator[bytes]) -> tuple[Path, int]:
-    """Write an upload to IMPORT_SPOOL_DIR, refusing more than IMPORT_MAX_BYTES (nothing is kept then)."""
-    path = _new_spool_file(Path(settings.import_spool_dir))
-    size = 0
-    try:
-        with _open(path, "wb") as out:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > settings.import_max_bytes:
-                    raise ImportTooLarge(
-                        f"The file is larger than IMPORT_MAX_BYTES ({settings.import_max_bytes} bytes)."
-                    )
-                out.write(chunk)
-    except BaseException:
-        _remove(path)
-        raise
-    return path, size
-
-
-def _new_spool_file(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"{uuid.uuid4().hex}.upload"
+# --- import (the CLI) ----------------------------------------------------------------------
 
 
 def _exists(path: Path) -> bool:
     return path.is_file()
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
 
 
 def _open(path: Path, mode: str) -> IO[Any]:
@@ -305,8 +243,7 @@ async def run_import_command(settings: Settings, file: str, project_id: str, mod
 
         fmt = format_of(source.name, None) or ""
         await jobs.transfer.check_import(principal, project_id, fmt, mode)
-        path, size = await spool(settings, chunks())
-        job = await jobs.transfer.start_import(principal, project_id, fmt, mode, {"path": str(path), "size": size})
+        job = await jobs.transfer.start_import(principal, project_id, fmt, mode, chunks())
         deadline = time.monotonic() + settings.job_timeout_seconds * settings.job_max_attempts + 60
         while time.monotonic() < deadline:
             current = await jobs.queue.get(job.id)

@@ -59,7 +59,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.files import FileTooLarge, RangeNotSatisfiable, UnsupportedFileType
-from domain.transfer import ImportTooLarge
+from domain.transfer import ExportExpired, ImportTooLarge
 from entrypoints.http.envelope import ErrorBody, ErrorDetail, ErrorEnvelope
 from entrypoints.http.request import request_id
 
@@ -70,6 +70,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (UnsupportedFileType, 415),
     (RangeNotSatisfiable, 416),
     (ImportTooLarge, 413),  # issue 10
+    (ExportExpired, 410),
     (NotFound, 404),
     (Unauthenticated, 401),
     (Forbidden, 403),
@@ -87,6 +88,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -204,6 +206,7 @@ def error_responses(*statuses: int) -> dict[int, Any]:
         403: "Authenticated, the resource is visible, but the action is not allowed.",
         404: "No such resource, or it is not visible to the caller.",
         409: "Conflict: the task is completed, the e-mail is taken, or a concurrent change won.",
+        410: "Gone: the resource existed but was removed (an expired export file).",
         412: "`If-Match` named a version that is no longer current.",
         413: "The request body is too large.",
         415: "The media type is not accepted.",

@@ -1,4 +1,5 @@
-"""``/api/v1/jobs``: the status of background jobs; the dead letters and their retry (admins)."""
+"""``/api/v1/jobs``: the status of background jobs; the dead letters and their retry (admins); the
+file an export job wrote."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Stream
 
 from application.jobs import JobService
 from domain.identity import Principal
@@ -123,3 +125,40 @@ class JobController(Controller):
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal], job_id: FromPath[str]
     ) -> Response[Envelope[JobOut]]:
         return job_response(await job_service(request).retry(principal, job_id), status_code=202)
+
+    @get(
+        "/{job_id:str}/download",
+        summary="Download an export job's file",
+        description="The file a succeeded export job (`GET /projects/{id}/export`, answered 202) wrote, with "
+        "its `Content-Type` and a `Content-Disposition` file name. Only the job's owner and admins (404 "
+        "otherwise, and for a job that is not an export); 409 `export_not_ready` while the job is queued or "
+        "running, or when it failed; 410 `export_expired` once the file was removed "
+        "(`EXPORT_RETENTION_SECONDS`). On Azure, `?redirect=1` answers 307 to a short-lived read-only SAS URL.",
+        responses=error_responses(401, 404, 409, 410),
+    )
+    async def download(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        job_id: FromPath[str],
+        redirect: FromQuery[bool] = False,
+    ) -> Response[Any]:
+        from entrypoints.transfer_formats import MEDIA_TYPES
+
+        jobs = container_of(request).jobs
+        assert jobs is not None
+        transfer = jobs.transfer
+        found = await transfer.download(principal, job_id)
+        media_type = MEDIA_TYPES[found.format]
+        if redirect and (url := await transfer.download_url(found, media_type)) is not None:
+            return Redirect(url, status_code=307, headers={"Cache-Control": "no-store"})
+        return Stream(
+            await transfer.content(found),
+            media_type=media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{found.filename}"',
+                "Content-Length": str(found.size),
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )

@@ -1,4 +1,5 @@
-"""``POST /projects/{id}/import`` (a job) and ``GET /projects/{id}/export`` (a stream)."""
+"""``POST /projects/{id}/import`` (a job) and ``GET /projects/{id}/export`` (a stream, or a job for
+a large project; its file at ``GET /jobs/{id}/download``, in ``controllers/jobs``)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 from multipart import MultipartError, MultipartSegment, PushMultipartParser  # type: ignore[import-untyped]
 
-from application.transfer import TransferService
+from application.transfer import TransferService, export_filename
 from domain.errors import FieldProblem, ValidationFailed
 from domain.identity import Principal
+from domain.jobs import Job
 from domain.transfer import ImportTooLarge
 from entrypoints.http.controllers.jobs import JobOut, job_response
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope
 from entrypoints.http.errors import error_responses
 from entrypoints.transfer_formats import MEDIA_TYPES, WRITERS, format_of
-from entrypoints.worker import spool
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -33,6 +35,13 @@ ModeQuery = Annotated[
     ),
 ]
 FormatQuery = Annotated[Literal["csv", "json", "xml"], QueryParameter(description="The file format.")]
+DeliveryQuery = Annotated[
+    Literal["auto", "job"],
+    QueryParameter(
+        description="`auto` (default): streamed when the project has at most `EXPORT_INLINE_MAX_TASKS` tasks, "
+        "else a job (202). `job`: always a job."
+    ),
+]
 
 
 def _transfer(request: Request[Any, Any, Any]) -> TransferService:
@@ -113,16 +122,24 @@ class TransferController(Controller):
                 if isinstance(part, bytes):
                     yield part
 
-        path, size = await spool(settings, data())
-        job = await service.start_import(principal, project_id, fmt or "", mode, {"path": str(path), "size": size})
+        job = await service.start_import(principal, project_id, fmt or "", mode, data())
         return job_response(job, status_code=202)
 
     @get(
         "/{project_id:str}/export",
         summary="Export a project's tasks",
-        description="The project's live tasks as CSV, JSON or XML, streamed page by page (any size, constant "
-        "memory); the file imports back unchanged. Anyone who may see the project may export it (404 otherwise).",
-        responses=error_responses(401, 404, 422),
+        description="The project's live tasks as CSV, JSON or XML; the file imports back unchanged. Anyone who "
+        "may see the project may export it (404 otherwise). A project with at most `EXPORT_INLINE_MAX_TASKS` "
+        "tasks (default 5000) is streamed in the response (200, page by page, constant memory). A larger one, "
+        "or any with `delivery=job`, answers 202 with an export job (`Location`: the job): when it has "
+        "succeeded, its `result.download_url` (`GET /api/v1/jobs/{id}/download`) serves the file until it "
+        "expires (`EXPORT_RETENTION_SECONDS`, default a day; `result.expires_at`).",
+        responses={
+            202: ResponseSpec(
+                data_container=Envelope[JobOut], description="The export job (large project or `delivery=job`)."
+            ),
+            **error_responses(401, 404, 422),
+        },
     )
     async def export_tasks(
         self,
@@ -130,13 +147,16 @@ class TransferController(Controller):
         principal: NamedDependency[Principal],
         project_id: FromPath[str],
         format: FormatQuery = "csv",
-    ) -> Stream:
-        rows = await _transfer(request).export_rows(principal, project_id)
+        delivery: DeliveryQuery = "auto",
+    ) -> Response[Any]:
+        exported = await _transfer(request).export(principal, project_id, format, delivery)
+        if isinstance(exported, Job):
+            return job_response(exported, status_code=202)
         return Stream(
-            WRITERS[format](rows),
+            WRITERS[format](exported),
             media_type=MEDIA_TYPES[format],
             headers={
-                "Content-Disposition": f'attachment; filename="project-{project_id}.{format}"',
+                "Content-Disposition": f'attachment; filename="{export_filename(project_id, format)}"',
                 "Cache-Control": "private, no-store",
             },
         )

@@ -1,6 +1,8 @@
 """``trellis worker`` as its own process against a real redis-server (and the MongoDB-wire test
-server, so the API in this process and the worker share the records): an import queued over
-HTTP is run by the worker; SIGTERM stops the worker cleanly (exit 0)."""
+server, so the API in this process and the worker share the records), with blobs on local disk
+and on Azure Blob Storage (Azurite): an import queued over HTTP is spooled into the blob store,
+run by the worker, and its spool is gone afterwards; a large export runs in the worker and its
+file downloads through the API; SIGTERM stops the worker cleanly (exit 0)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,19 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.integration.http.helpers import Api
+from adapters.azure.blob import AzureBlobStore
+from adapters.local.blob import LocalBlobStore
+from domain.ports import BlobStore
+from tests.integration.http.helpers import Api, Member
 from tests.integration.mongo.test_http import running_api
+from tests.support.azurite import azurite_connection_string
 from tests.support.mongo import mongo_url
 from tests.support.redis import redis_url
 
@@ -30,14 +38,43 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def azurite() -> Iterator[str]:
+    with azurite_connection_string() as value:
+        yield value
+
+
+@pytest.fixture(params=["local", "azure"])
+def blob_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    if request.param == "local":
+        return {"FILE_STORAGE_ROOT": str(tmp_path / "blobs")}
     return {
+        "AZURE_STORAGE_CONNECTION_STRING": request.getfixturevalue("azurite"),
+        "AZURE_STORAGE_CONTAINER": f"w{uuid.uuid4().hex[:20]}",
+    }
+
+
+def blob_store(env: dict[str, str]) -> BlobStore:
+    """The store the API and the worker of this test share, as the test reads it."""
+    if "AZURE_STORAGE_CONNECTION_STRING" in env:
+        return AzureBlobStore(env["AZURE_STORAGE_CONNECTION_STRING"], env["AZURE_STORAGE_CONTAINER"])
+    return LocalBlobStore(env["FILE_STORAGE_ROOT"])
+
+
+async def stored_keys(env: dict[str, str], prefix: str) -> list[str]:
+    far = datetime.now(UTC) + timedelta(days=1)
+    return [key async for key in blob_store(env).older_than(prefix, far)]
+
+
+@pytest.fixture
+def env(blob_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **blob_env,
         "APP_ENV": "test",
         "REDIS_URL": redis_url(),
         "MONGODB_URL": mongo_url(),
         "MONGODB_DATABASE": f"jobs_{uuid.uuid4().hex[:12]}",
-        "IMPORT_SPOOL_DIR": str(tmp_path),
+        "EXPORT_INLINE_MAX_TASKS": "1",
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_MEMORY_KIB": "64",
         "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
@@ -97,13 +134,49 @@ async def test_the_worker_process_runs_an_import_and_stops_on_sigterm(
     env: dict[str, str], worker: WorkerProcess
 ) -> None:
     async with running_api(**env) as api:  # on this test's loop: PyMongo's client is bound to it
-        await run_import_through_the_worker(api, worker)
+        project_id = await run_import_through_the_worker(api, worker)
+        assert await stored_keys(env, "imports/") == []  # the worker removed the spool with the outcome
+        await run_export_through_the_worker(api, worker, env, project_id)
     worker.process.send_signal(signal.SIGTERM)
     assert worker.process.wait(timeout=30) == 0, worker.log()[-3000:]
     assert "worker_stopped" in worker.log()
 
 
-async def run_import_through_the_worker(api: Api, worker: WorkerProcess) -> None:
+async def finished(api: Api, who: Member, job_id: str, worker: WorkerProcess) -> dict[str, Any]:
+    job: dict[str, Any] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = (await api.client.get(f"/api/v1/jobs/{job_id}", headers=who.headers)).json()["data"]
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the job never finished: {job}\n{worker.log()[-3000:]}")
+
+
+async def run_export_through_the_worker(api: Api, worker: WorkerProcess, env: dict[str, str], project_id: str) -> None:
+    owner = api.members[0]
+    started = await api.client.get(f"/api/v1/projects/{project_id}/export?format=xml", headers=owner.headers)
+    assert started.status_code == 202, started.text  # 2 tasks > EXPORT_INLINE_MAX_TASKS (1)
+    job = await finished(api, owner, started.json()["data"]["id"], worker)
+    assert job["state"] == "succeeded", (job, worker.log()[-3000:])
+    assert await stored_keys(env, "exports/") == [f"exports/{job['id']}.xml"]
+    download = await api.client.get(job["result"]["download_url"], headers=owner.headers)
+    assert download.status_code == 200
+    assert download.content.count(b"<task>") == 2
+    assert b"<title>One</title>" in download.content
+    moved = await api.client.get(f"{job['result']['download_url']}?redirect=1", headers=owner.headers)
+    if "AZURE_STORAGE_CONNECTION_STRING" not in env:
+        assert moved.status_code == 200  # local disk has no presigned URLs: the API streams the file
+        return
+    assert moved.status_code == 307, moved.text
+    async with httpx.AsyncClient(timeout=10) as outside:
+        direct = await outside.get(moved.headers["location"])
+    assert direct.status_code == 200
+    assert direct.content == download.content
+    assert direct.headers["content-type"] == "application/xml"
+
+
+async def run_import_through_the_worker(api: Api, worker: WorkerProcess) -> str:
     owner = await api.member()
     project = await api.create_project(owner, title="Via worker")
     body = b"title,progress\nOne,20\nTwo,40\n"
@@ -132,8 +205,10 @@ async def run_import_through_the_worker(api: Api, worker: WorkerProcess) -> None
     assert announced[0] == ("job.progress", "running"), announced
     assert announced[-1] == ("job.succeeded", "succeeded"), announced
     assert all(m["data"]["job_id"] == job_id for m in history if m["event"].startswith("job."))
+    return str(project["id"])
 
 
+@pytest.mark.parametrize("blob_env", ["local"], indirect=True)  # the worker tests cover the Azure spool
 async def test_the_import_command_draws_progress_and_reports_the_result(env: dict[str, str], tmp_path: Path) -> None:
     cli_env = {k: v for k, v in env.items() if k != "REDIS_URL"}  # JOB_QUEUE=memory: the command runs the job itself
     async with running_api(**cli_env) as api:
@@ -154,7 +229,7 @@ async def test_the_import_command_draws_progress_and_reports_the_result(env: dic
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(command.communicate(), 60)
+        out, err = await asyncio.wait_for(command.communicate(), 120)
         assert command.returncode == 0, err.decode()[-3000:]
         text = out.decode()
         assert "100% succeeded" in text

@@ -31,7 +31,7 @@ def _job_events(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def live_import(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(IMPORT_SPOOL_DIR=str(tmp_path)) as value:
+    async with live_server(FILE_STORAGE_ROOT=str(tmp_path)) as value:
         yield value
 
 

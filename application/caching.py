@@ -165,7 +165,7 @@ class ReadCache:
         parts += _keyset_parts(page)
         found = await self._read(
             "project_keyset",
-            [PROJECT_LIST_SCOPE],
+            PROJECT_LIST_SCOPE,
             parts,
             load,
             lambda p: _keyset_page_to_json(p, _project_to_json),
@@ -180,7 +180,7 @@ class ReadCache:
         parts = [query.project_id, f"tag={query.tag or ''}", *_keyset_parts(page)]
         found = await self._read(
             "task_keyset",
-            [task_list_scope(query.project_id)],
+            task_list_scope(query.project_id),
             parts,
             load,
             lambda p: _keyset_page_to_json(p, _task_to_json),

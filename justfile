@@ -86,6 +86,10 @@ bench *args:
     uv sync --frozen --quiet --group bench
     exec uv run --frozen --group bench python bench/run.py {{args}}
 
+# soak (issue 13, not in CI): 10 min of mixed traffic at a fixed rate, server RSS and fds sampled; --duration SECONDS
+soak *args: sync
+    uv run --frozen python tools/soak.py {{args}}
+
 # schemathesis (every check, all phases, ~2 minutes) against a real `./dev run` on a free loopback port
 schemathesis *args: sync
     uv run --frozen python tools/schemathesis.py {{args}}

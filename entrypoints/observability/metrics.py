@@ -16,6 +16,7 @@ The names and labels are what ``deploy/prometheus/alerts.yml`` and the Grafana d
 | `trellis_job_duration_seconds` | histogram | kind, outcome |
 | `trellis_scheduled_runs_total` | counter | job, outcome (`succeeded`, `failed`) |
 | `trellis_scheduled_run_duration_seconds` | histogram | job |
+| `trellis_digest_notifications_total` | counter | outcome (`sent`, `skipped`, `failed`) |
 
 The job metrics move in the process that runs the jobs: ``trellis worker`` (its own endpoint,
 ``WORKER_METRICS_PORT``), or the API when the queue is in-process; the scheduled-run ones in
@@ -126,6 +127,13 @@ SCHEDULED_RUN_DURATION = _metric(
     "Duration of scheduled job runs, by job.",
     ("job",),
     buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0),
+)
+DIGEST_NOTIFICATIONS = _metric(
+    Counter,
+    "trellis_digest_notifications_total",
+    "Overdue-digest messages by outcome: sent, skipped (owner deactivated or gone, or no address "
+    "for the channel), failed (delivery failed or timed out; the digest went on with the next owner).",
+    ("outcome",),
 )
 
 

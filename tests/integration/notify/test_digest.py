@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from adapters.memory.clock import FixedClock
 from adapters.notify.smtp import SmtpNotifier
@@ -18,6 +19,7 @@ from application.projects import NewProject
 from application.tasks import NewTask
 from domain.identity import Role, User
 from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.worker import scheduled_jobs
 from tests.integration.http.helpers import make_settings
 from tests.support.smtp import silent_server, smtp_server
 
@@ -84,3 +86,29 @@ async def test_a_hanging_server_costs_at_most_the_timeout_per_owner(container: C
         elapsed = time.monotonic() - started
     assert (result["sent"], result["failed"]) == (0, 2)
     assert elapsed < 2 * 0.5 + 1.5
+
+
+def digest_count(outcome: str) -> float:
+    return REGISTRY.get_sample_value("trellis_digest_notifications_total", {"outcome": outcome}) or 0.0
+
+
+async def test_the_scheduled_digest_counts_each_outcome_in_prometheus() -> None:
+    with smtp_server() as server:
+        server.inbox.refuse.add("bob@example.com")
+        settings = make_settings(SMTP_URL=f"smtp+insecure://{server.host}:{server.port}", SMTP_FROM="t@example.com")
+        built = await bootstrap(settings, clock=FixedClock())
+        try:
+            for name in ("ada", "bob"):
+                await owner_with_overdue_task(built, name)
+            await owner_with_overdue_task(built, "dee", active=False)
+            before = {outcome: digest_count(outcome) for outcome in ("sent", "skipped", "failed")}
+            [digest] = [job for job in scheduled_jobs(settings, built) if job.name == "overdue_digest"]
+            result = await digest.run()
+        finally:
+            await built.close()
+    assert (result["sent"], result["skipped"], result["failed"]) == (1, 1, 1)
+    assert {outcome: digest_count(outcome) - before[outcome] for outcome in before} == {
+        "sent": 1.0,
+        "skipped": 1.0,
+        "failed": 1.0,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from types import FrameType
 
@@ -25,6 +26,21 @@ def serve(settings: Settings) -> int:
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            """Stop accepting, then close live-event websockets with 1001 (going away) before
+            uvicorn closes what is left of them with 1012; then uvicorn's own graceful shutdown."""
+            for listener in self.servers:
+                listener.close()
+            container = getattr(app.state, "container", None)
+            live = getattr(container, "live", None)
+            if live is not None:
+                try:
+                    async with asyncio.timeout(5.0):
+                        log.info("live_connections_going_away", count=await live.going_away())
+                except TimeoutError:
+                    log.warning("live_connections_going_away_timed_out")
+            await super().shutdown(sockets)
 
     from entrypoints.http.app import create_app
 

@@ -80,6 +80,7 @@ class Connection:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=self.limits.send_queue)
         self.channels: dict[str, ChannelState] = {}
         self.done = asyncio.Event()
+        self.finished = asyncio.Event()  # closed and cleaned up
         self.close_code: tuple[int, str] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
@@ -263,6 +264,7 @@ class Connection:
 
     async def run(self) -> None:
         self.hub.connections += 1
+        self.hub.open.add(self)
         WEBSOCKET_CONNECTIONS.inc()
         tasks = [
             asyncio.ensure_future(self._receiver()),
@@ -290,6 +292,8 @@ class Connection:
                 code, reason = self.close_code
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.socket.close(code, reason), self.limits.close_timeout_seconds)
+            self.hub.open.discard(self)
+            self.finished.set()
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():

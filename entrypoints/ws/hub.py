@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.subscriber import Subscriber
 
 from entrypoints.ws.backends import SequencedBackend
+
+GOING_AWAY = 1001  # RFC 6455: the server is going down
 
 
 @dataclass(slots=True)
@@ -50,6 +53,8 @@ class LiveHub:
     backend: SequencedBackend
     limits: LiveLimits = field(default_factory=LiveLimits)
     connections: int = 0
+    #: the open, authenticated connections (``entrypoints.ws.handler.Connection``), for a going-away close
+    open: set[Any] = field(default_factory=set)
     #: the analytics consumer of this process (``entrypoints.ws.analytics.AnalyticsConsumer``)
     analytics: Any = None
 
@@ -69,6 +74,16 @@ class LiveHub:
 
     async def start(self) -> None:
         await self.plugin.__aenter__()
+
+    async def going_away(self) -> int:
+        """Close every open connection with 1001 (going away) and wait until each has sent its
+        close frame: for a server shutdown, before the server drops what is left (the caller
+        bounds the wait). Answers how many connections were told."""
+        told = list(self.open)
+        for connection in told:
+            connection.fail(GOING_AWAY, "server shutting down")
+        await asyncio.gather(*(connection.finished.wait() for connection in told))
+        return len(told)
 
     async def stop(self) -> None:
         await self.plugin.__aexit__(None, None, None)

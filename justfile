@@ -47,6 +47,7 @@ test-deps:
     set -euo pipefail
     need=()
     command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+    command -v wrk >/dev/null 2>&1 || need+=(wrk)  # tests/e2e/test_bench_smoke.py
     if [ ${#need[@]} -gt 0 ]; then
         if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
             echo "test-deps: please install: ${need[*]} (apt-get install)" >&2; exit 1; fi
@@ -69,7 +70,7 @@ validate-deploy: sync
 test: sync test-deps lint validate-deploy
     uv run --frozen pytest --cov --cov-report=term-missing:skip-covered {{ if env("CI", "") != "" { "-p no:cacheprovider" } else { "" } }}
 
-# load benchmark (issue 12): Trellis embedded and with Redis vs bare Litestar and a FastAPI peer; wrk (apt) if missing
+# load benchmark (issue 12): Trellis (embedded, Redis, MongoDB-wire) vs bare Litestar and a FastAPI peer, fan-out, import; --quick/--only/--targets
 bench *args:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -83,6 +84,8 @@ bench *args:
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     fi
+    # the MongoDB-wire server (mongoeco, own venv; idempotent); without it the MongoDB targets are skipped
+    bash tools/mongo/install.sh >&2 || echo "bench: the MongoDB-wire server did not install; MongoDB targets skipped" >&2
     uv sync --frozen --quiet --group bench
     exec uv run --frozen --group bench python bench/run.py {{args}}
 

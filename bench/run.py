@@ -442,13 +442,14 @@ def run_wrk(target: Target, scenario: str, args: argparse.Namespace, workdir: Pa
     url, method, body = scenario_request(target, scenario)
     script = workdir / f"{target.name.replace('/', '-')}-{scenario}.lua"
     script.write_text(LUA.format(method=method, token=target.token, body=body))
+    connections = args.list_connections if scenario in BIG_LISTS else args.connections
     argv = [
         "wrk",
-        f"-t{args.threads}",
-        f"-c{args.list_connections if scenario in BIG_LISTS else args.connections}",
+        f"-t{min(args.threads, connections)}",
+        f"-c{connections}",
         f"-d{max(1, round(duration))}s",  # wrk takes whole seconds
         "--timeout",
-        "10s",
+        "30s",
         "-s",
         str(script),
         url,
@@ -616,6 +617,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def latency(samples: list[dict[str, Any]], key: str) -> float | None:
+    """Median over the rounds that completed a request (wrk reports 0 when none did)."""
+    done = [s[key] / 1000 for s in samples if s["requests"]]
+    return statistics.median(done) if done else None
+
+
 def summarise(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     rows = []
     for (target, scenario), samples in runs.items():
@@ -625,8 +632,9 @@ def summarise(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[st
                 "scenario": scenario,
                 "rps": statistics.median(s["rps"] for s in samples),
                 "rps_runs": [round(s["rps"], 1) for s in samples],
-                "p50_ms": statistics.median(s["p50_us"] for s in samples) / 1000,
-                "p99_ms": statistics.median(s["p99_us"] for s in samples) / 1000,
+                "p50_ms": latency(samples, "p50_us"),
+                "p99_ms": latency(samples, "p99_us"),
+                "requests": sum(s["requests"] for s in samples),
                 "errors": sum(s["status_errors"] + s["socket_errors"] for s in samples),
             }
         )
@@ -647,7 +655,7 @@ def derived_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
     def add(what: str, a: tuple[str, str], b: tuple[str, str], key: str, target: float | None = None) -> None:
-        if a in by_key and b in by_key and by_key[b][key]:
+        if a in by_key and b in by_key and by_key[a][key] is not None and by_key[b][key]:
             value = by_key[a][key] / by_key[b][key]
             met = None if target is None else value <= target
             found.append({"ratio": what, "value": value, "of": key, "target": target, "met": met})
@@ -669,6 +677,14 @@ def derived_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
+def rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def ms(value: float | None) -> str:
+    return "none done" if value is None else f"{value:.2f}"
+
+
 def label(scenario: str, big_tasks: int) -> str:
     return SCENARIOS[scenario].replace("100k tasks", f"{big_tasks:,} tasks")
 
@@ -684,8 +700,8 @@ def table(rows: list[dict[str, Any]], big_tasks: int) -> str:
     order = {name: i for i, name in enumerate(SCENARIOS)}
     torder = {name: i for i, name in enumerate(TARGET_SCENARIOS)}
     lines.extend(
-        f"| {r['target']} | {label(r['scenario'], big_tasks)} | {r['rps']:,.0f} | {r['p50_ms']:.2f} "
-        f"| {r['p99_ms']:.2f} "
+        f"| {r['target']} | {label(r['scenario'], big_tasks)} | {rate(r['rps'])} | {ms(r['p50_ms'])} "
+        f"| {ms(r['p99_ms'])} "
         f"| {ratio(r['vs_ceiling'])} | {ratio(r['vs_peer'])} | {r['errors']} |"
         for r in sorted(rows, key=lambda r: (order[r["scenario"]], torder.get(r["target"], 99)))
     )
@@ -725,16 +741,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--list-connections",
         type=int,
-        default=4,
-        help="wrk connections for the big-list rows (default 4: a page of the memory store costs a full scan)",
+        default=1,
+        help="wrk connections for the big-list rows (default 1: a page/size page of the memory store scans and "
+        "sorts every task, about a second at 100,000, so more connections only queue)",
     )
     parser.add_argument("--warmup", type=float, help="seconds of unrecorded load per target first (default 1)")
     parser.add_argument("--tasks", type=int, help="tasks seeded by POST in the cached read project (default 200)")
+    parser.add_argument("--mongo-tasks", type=int, default=40, help="at most this many in MongoDB (default 40)")
     parser.add_argument("--big-tasks", type=int, help="tasks in the list project, by import (default 100,000)")
     parser.add_argument("--import-rows", type=int, help="rows in the imported CSV (default 1,000,000)")
     parser.add_argument("--import-mode", choices=("atomic", "partial"), default="atomic")
     parser.add_argument("--ws-clients", type=int, help="websocket subscribers (default 1,000)")
     parser.add_argument("--ws-writes", type=int, help="writes observed by the subscribers (default 20)")
+    parser.add_argument(
+        "--fanout-targets",
+        type=csv_list,
+        default=[TRELLIS],
+        metavar="TARGET[,…]",
+        help="where the fan-out runs: trellis (in-process channels; the default) and/or trellis+redis (Redis "
+        "streams; 1,000 subscribers take about two minutes to connect there)",
+    )
     parser.add_argument("--ws-procs", type=int, default=2, help="processes holding the subscribers (default 2)")
     parser.add_argument("--ws-interval", type=float, default=0.25, help="seconds between fan-out writes")
     parser.add_argument("--no-redis", action="store_true", help="skip the targets that need Redis")
@@ -745,7 +771,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    unknown = [s for s in args.only if s not in ALL_SCENARIOS] + [t for t in args.targets if t not in TARGET_SCENARIOS]
+    unknown = [s for s in args.only if s not in ALL_SCENARIOS]
+    unknown += [t for t in (*args.targets, *args.fanout_targets) if t not in TARGET_SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario or target: {', '.join(unknown)}")
     if args.big_tasks < 19_981 and any(s in BIG_LISTS for s in (args.only or ALL_SCENARIOS)):
@@ -764,7 +791,7 @@ def chosen_targets(args: argparse.Namespace, redis_ok: bool, mongo_ok: bool) -> 
             continue
         if name in (MONGO, MONGO_NC) and not mongo_ok:
             continue
-        mine = tuple(s for s in runs if s in scenarios)
+        mine = tuple(s for s in runs if s in scenarios and (s != "fanout" or name in args.fanout_targets))
         if mine:
             picked[name] = mine
     # the peers answer the bytes Trellis answered: they need the embedded target's seed
@@ -859,6 +886,8 @@ def main(argv: list[str] | None = None) -> int:
                     seed_big(target, args.big_tasks, workdir)
                 continue
             tasks = args.tasks if any(s in ("list_tasks", "get_project") for s in target.scenarios) else 0
+            if name == MONGO:  # mongoeco writes slowly (a transaction per task)
+                tasks = min(tasks, args.mongo_tasks)
             seed(target, tasks)
             say(f"seeded {name}: {tasks} tasks by POST in {time.monotonic() - t0:.1f}s")
 
@@ -918,7 +947,7 @@ def main(argv: list[str] | None = None) -> int:
 
         fanouts = [
             run_fanout(targets[name], args)
-            for name in (TRELLIS, REDIS)
+            for name in args.fanout_targets
             if name in targets and "fanout" in targets[name].scenarios
         ]
         imported = None
@@ -934,6 +963,9 @@ def main(argv: list[str] | None = None) -> int:
                 "(CACHE_TTL_SECONDS=0: the cached targets would answer every page from the read cache); "
                 "not on MongoDB: mongoeco cannot hold 100,000 tasks in the time budget"
             )
+        if MONGO in targets and "list_tasks" in targets[MONGO].scenarios:
+            mongo_held = min(args.tasks, args.mongo_tasks)
+            notes.append(f"trellis+mongo's read project holds {mongo_held} tasks (mongoeco writes slowly)")
         if MONGO_NC in targets or TRELLIS_NC in targets:
             notes.append("uncached = CACHE_TTL_SECONDS=0 (the read cache off) on a twin of the cached target")
         loadavg = os.getloadavg()

@@ -567,7 +567,7 @@ def run_import(args: argparse.Namespace, trellis: str, workdir: Path) -> dict[st
     size = write_csv(csv, args.import_rows)
     say(f"import: wrote {args.import_rows:,} rows ({size / 2**20:.1f} MiB) in {time.monotonic() - t0:.1f}s")
     port = free_port()
-    env = {**SERVICE_ENV, "IMPORT_SPOOL_DIR": str(workdir / "spool-import")}
+    env = {**SERVICE_ENV, "FILE_STORAGE_ROOT": str(workdir / "blobs-import")}
     proc = start("trellis-import", [trellis, "serve"], port, env, workdir)
     target = Target("trellis-import", f"http://{LOOPBACK}:{port}", proc)
     try:
@@ -866,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in (TRELLIS, REDIS, MONGO, TRELLIS_NC, MONGO_NC):  # started together, then awaited
             if name in picked:
                 port = free_port()
-                env = {**SERVICE_ENV, **envs[name], "IMPORT_SPOOL_DIR": str(workdir / f"spool-{port}")}
+                env = {**SERVICE_ENV, **envs[name], "FILE_STORAGE_ROOT": str(workdir / f"blobs-{port}")}
                 proc = spawn(name, [trellis, "serve"], port, env, workdir)
                 targets[name] = Target(name, f"http://{LOOPBACK}:{port}", proc, scenarios=picked[name])
         for target in targets.values():

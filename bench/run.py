@@ -602,6 +602,7 @@ def run_import(args: argparse.Namespace, trellis: str, workdir: Path) -> dict[st
         "rows_per_s": accepted / elapsed if elapsed else 0.0,
         "rss_before_kib": before.get("VmRSS", 0),
         "peak_rss_kib": after.get("VmHWM", 0),
+        "rss_after_kib": after.get("VmRSS", 0),
         "max_sampled_rss_kib": max(samples, default=0),
     }
 
@@ -1042,7 +1043,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{imported['accepted']:,} accepted in {imported['total_s']:.1f}s "
                 f"= {imported['rows_per_s']:,.0f} rows/s; "
                 f"server RSS {imported['rss_before_kib'] / 1024:.0f} MiB before, "
-                f"peak {imported['peak_rss_kib'] / 1024:.0f} MiB (VmHWM)"
+                f"peak {imported['peak_rss_kib'] / 1024:.0f} MiB (VmHWM), {imported['rss_after_kib'] / 1024:.0f} MiB "
+                "after (the embedded store keeps the imported tasks in this process: peak minus after is the "
+                "import's own overhead)"
             )
         for note in notes:
             print(f"note: {note}")

@@ -15,12 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+import structlog
+from redis.exceptions import RedisError
 
 from domain.events import DomainEvent
 
 Publish = Callable[[bytes, Iterable[str]], Awaitable[None]]
 
 PUBLISH_TIMEOUT_SECONDS = 2.0
+
+log = structlog.get_logger("trellis.live")
 
 _encoder = msgspec.json.Encoder()
 
@@ -63,4 +67,10 @@ class EventForwarder:
     async def __call__(self, event: DomainEvent) -> None:
         for channel in channels_for(event):
             # one message per channel: each carries its own channel name and its own seq
-            await asyncio.wait_for(self._publish(encode_message(event, channel), [channel]), self._timeout)
+            try:
+                await asyncio.wait_for(self._publish(encode_message(event, channel), [channel]), self._timeout)
+            except (RedisError, OSError, TimeoutError) as error:
+                # the channel backend (Redis) is down: live subscribers miss this event; the write
+                # itself stands. A warning, not the publisher's ERROR with a stack trace per write.
+                log.warning("live_event_lost", event_name=event.name, event_id=event.id, channel=channel,
+                            error=repr(error))  # fmt: skip

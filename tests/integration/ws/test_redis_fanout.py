@@ -105,3 +105,25 @@ async def test_delivery_replay_and_reset_through_redis(redis_live: LiveServer) -
     async with live.socket(owner) as ws:
         await subscribe(ws, channel, since=seen)
         assert await receive(ws) == {"type": "reset", "channel": channel}
+
+
+async def test_an_event_the_dead_redis_could_not_carry_is_a_warning_not_an_error() -> None:
+    """Found by the faults-under-load harness: while Redis was down each write logged the
+    publisher's catch-all ERROR with a stack trace; the forwarder now says what was lost."""
+    from datetime import UTC, datetime
+
+    import structlog
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from domain.events import TASK_UPDATED, DomainEvent
+    from entrypoints.ws.forwarder import EventForwarder
+
+    async def dead_redis(message: bytes, channels: list[str]) -> None:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    event = DomainEvent(
+        id="e1", name=TASK_UPDATED, actor_id="u1", at=datetime.now(UTC), project_id="p1", data={"task_id": "t1"}
+    )
+    with structlog.testing.capture_logs() as logs:
+        await EventForwarder(dead_redis)(event)
+    assert [(e["event"], e["log_level"], e["channel"]) for e in logs] == [("live_event_lost", "warning", "project:p1")]

@@ -25,6 +25,9 @@ logger = logging.getLogger("trellis.maintenance")
 
 BATCH = 100
 DIGEST_MAX_LINES = 50
+#: this many failed deliveries in a row and the digest stops trying for this run (a mail server
+#: that is down would otherwise cost a timeout per owner, past the scheduler's lock)
+GIVE_UP_AFTER_FAILURES = 5
 #: a site's weather is refreshed while its project or one of its open tasks finishes within this many days
 WEATHER_AHEAD_DAYS = 5
 
@@ -92,7 +95,8 @@ class MaintenanceService:
     async def overdue_digest(self) -> dict[str, Any]:
         """One message per owner listing their open tasks whose finish date has passed; owners who
         are deleted or deactivated get none. A failed delivery is logged and counted, and the
-        other owners still get theirs."""
+        other owners still get theirs — until ``GIVE_UP_AFTER_FAILURES`` fail in a row, when the
+        rest are counted as failed without a try (the channel is down)."""
         today = self._ports.clock.now().date()
         per_owner: dict[str, list[str]] = {}
         counts: dict[str, int] = {}
@@ -107,10 +111,18 @@ class MaintenanceService:
                         f"- {project.title}: {task.title} (due {task.finish_date.isoformat()}, {task.progress}%)"
                     )
         outcome = {"sent": 0, "skipped": 0, "failed": 0}
+        failing = 0  # deliveries failed in a row
         for owner_id, lines in per_owner.items():
+            if failing >= GIVE_UP_AFTER_FAILURES:
+                outcome["failed"] += 1  # the channel is down: not tried, counted as failed
+                continue
             more = counts[owner_id] - len(lines)
             body = "\n".join(lines + ([f"… and {more} more"] if more > 0 else []))
-            outcome[await self._deliver(owner_id, f"{counts[owner_id]} overdue task(s)", body)] += 1
+            result = await self._deliver(owner_id, f"{counts[owner_id]} overdue task(s)", body)
+            outcome[result] += 1
+            failing = failing + 1 if result == "failed" else 0
+            if failing == GIVE_UP_AFTER_FAILURES:
+                logger.warning("overdue digest: %d deliveries failed in a row; the rest wait for the next run", failing)
         return {"owners": len(per_owner), "tasks": sum(counts.values()), **outcome}
 
     async def _deliver(self, user_id: str, subject: str, body: str) -> str:

@@ -44,10 +44,12 @@ class Inbox:
     refuse: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    refused: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if address in self.refuse:
+            self.refused += 1
             return "550 5.1.1 no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"

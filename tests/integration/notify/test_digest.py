@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from adapters.memory.clock import FixedClock
 from adapters.notify.smtp import SmtpNotifier
-from application.maintenance import MaintenanceService
+from application.maintenance import GIVE_UP_AFTER_FAILURES, MaintenanceService
 from application.projects import NewProject
 from application.tasks import NewTask
 from domain.identity import Role, User
@@ -112,3 +112,32 @@ async def test_the_scheduled_digest_counts_each_outcome_in_prometheus() -> None:
         "skipped": 1.0,
         "failed": 1.0,
     }
+
+
+async def test_after_failures_in_a_row_the_digest_stops_trying_until_the_next_run(container: Container) -> None:
+    owners = GIVE_UP_AFTER_FAILURES + 3
+    for n in range(owners):
+        await owner_with_overdue_task(container, f"own{n:02d}")
+    with smtp_server() as server:
+        server.inbox.refuse.update(f"own{n:02d}@example.com" for n in range(owners))
+        notifier = SmtpNotifier(
+            host=server.host, port=server.port, security="none", sender="t@example.com", timeout_seconds=5
+        )
+        result = await MaintenanceService(container.ports, notifier, 30).overdue_digest()
+        attempts = server.inbox.refused
+    assert (result["sent"], result["failed"]) == (0, owners)
+    assert attempts == GIVE_UP_AFTER_FAILURES  # the last three were not tried
+
+
+async def test_a_success_resets_the_run_of_failures(container: Container) -> None:
+    owners = GIVE_UP_AFTER_FAILURES * 2
+    for n in range(owners):
+        await owner_with_overdue_task(container, f"own{n:02d}")
+    with smtp_server() as server:
+        # every other owner refused: never GIVE_UP_AFTER_FAILURES in a row
+        server.inbox.refuse.update(f"own{n:02d}@example.com" for n in range(0, owners, 2))
+        notifier = SmtpNotifier(
+            host=server.host, port=server.port, security="none", sender="t@example.com", timeout_seconds=5
+        )
+        result = await MaintenanceService(container.ports, notifier, 30).overdue_digest()
+    assert (result["sent"], result["failed"]) == (owners // 2, owners // 2)

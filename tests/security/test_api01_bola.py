@@ -168,31 +168,44 @@ async def test_victims_ids_in_bodies_forms_and_queries_are_refused(scene: Scene)
     api, estate, own_collection = scene.api, scene.estate, scene.own_collection
     ids, h, c = estate.ids, scene.attacker.headers, api.client
     before, events = await estate.snapshot(api), api.event_count()
-    attacks = {
-        "post on the victim's project": c.post(
-            "/api/v1/posts", json={"title": "t", "body": "b", "project_id": ids["project_id"]}, headers=h
-        ),
-        "attach a file to the victim's task": c.post(
-            "/api/v1/files", data={"task_id": ids["task_id"]}, files={"file": ("a.png", PNG, "image/png")}, headers=h
-        ),
-        "attach a file to the victim's post": c.post(
-            "/api/v1/files", data={"post_id": ids["post_id"]}, files={"file": ("a.png", PNG, "image/png")}, headers=h
-        ),
-        "upload onto the victim's task": c.post(
-            "/api/v1/files/uploads", json={"name": "a.png", "size": 100, "task_id": ids["task_id"]}, headers=h
-        ),
-        "upload onto the victim's post": c.post(
-            "/api/v1/files/uploads", json={"name": "a.png", "size": 100, "post_id": ids["post_id"]}, headers=h
-        ),
-        "collect the victim's post": c.post(
-            f"/api/v1/collections/{own_collection}/posts", json={"post_id": ids["post_id"]}, headers=h
-        ),
-        "list posts of the victim's project": c.get(f"/api/v1/posts?project_id={ids['project_id']}", headers=h),
-    }
-    for name, call in attacks.items():
-        response = await call
-        assert response.status_code == 404, (name, response.text)
+    png = {"file": ("a.png", PNG, "image/png")}
+
+    def attacks(project: str, task: str, post: str) -> dict[str, Any]:
+        """Requests that carry ids; called with the victim's and with ids that exist nowhere."""
+        return {
+            "post on the project": (
+                "POST",
+                "/api/v1/posts",
+                {"json": {"title": "t", "body": "b", "project_id": project}},
+            ),
+            "attach a file to the task": ("POST", "/api/v1/files", {"data": {"task_id": task}, "files": png}),
+            "attach a file to the post": ("POST", "/api/v1/files", {"data": {"post_id": post}, "files": png}),
+            "upload onto the task": (
+                "POST",
+                "/api/v1/files/uploads",
+                {"json": {"name": "a.png", "size": 9, "task_id": task}},
+            ),
+            "upload onto the post": (
+                "POST",
+                "/api/v1/files/uploads",
+                {"json": {"name": "a.png", "size": 9, "post_id": post}},
+            ),
+            "collect the post": ("POST", f"/api/v1/collections/{own_collection}/posts", {"json": {"post_id": post}}),
+            "list posts of the project": ("GET", f"/api/v1/posts?project_id={project}", {}),
+        }
+
+    victims = attacks(ids["project_id"], ids["task_id"], ids["post_id"])
+    nowhere = attacks("no-such-project", "no-such-task", "no-such-post")
+    for name, (method, path, spec) in victims.items():
+        response = await c.request(method, path, headers=h, **spec)
+        assert response.status_code in (404, 422), (name, response.text)
         assert_nothing_leaked(response, estate)
+        # no oracle: the victim's object is refused exactly as one that does not exist
+        method, path, spec = nowhere[name]
+        missing = await c.request(method, path, headers=h, **spec)
+        assert response.status_code == missing.status_code, name
+        mine, theirs = response.json()["error"], missing.json()["error"]
+        assert (mine["code"], mine["message"]) == (theirs["code"], theirs["message"]), name
     mine = await c.get(f"/api/v1/collections/{own_collection}", headers=h)
     assert ids["post_id"] not in mine.text
     assert await estate.snapshot(api) == before

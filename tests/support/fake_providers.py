@@ -13,6 +13,10 @@ Documented shapes served:
   carries its ``warnings`` array (and sentiment its ``sentences``). The key is the
   ``Ocp-Apim-Subscription-Key`` header; a wrong one answers 401 with Azure's error body.
 
+- An OpenID provider's ``GET /.well-known/openid-configuration`` (kind ``discovery``: this server as
+  the issuer, its ``/authorize``, ``/token`` and ``/jwks``), ``GET /jwks`` (kind ``jwks``: an empty key
+  set) and ``POST /token`` (kind ``token``: 400 ``invalid_grant``); script them to misbehave.
+
 Scripting: ``fake.script(kind, Reply(...), ...)`` queues replies for the next requests of that
 kind (``weather``, ``forecast``, ``geo``, ``language``); when the queue is empty the server answers
 successfully. ``Reply(hang=True)`` never answers (a timeout); ``Reply(body=b"…")`` sends raw
@@ -149,14 +153,19 @@ class FakeProviders:
             "/data/2.5/forecast": "forecast",
             "/geo/1.0/direct": "geo",
             "/language/:analyze-text": "language",
+            "/.well-known/openid-configuration": "discovery",
+            "/jwks": "jwks",
+            "/token": "token",
         }
         kind = kinds.get(path, "unknown")
         body: Any = None
-        if request.can_read_body:
+        if request.can_read_body and kind != "token":
             try:
                 body = await request.json()
             except ValueError:
                 body = None
+        elif kind == "token":
+            body = dict(await request.post())
         self.requests.append(Recorded(kind, request.method, path, dict(request.query), dict(request.headers), body))
         queue = self._scripts.get(kind)
         if queue:
@@ -172,6 +181,23 @@ class FakeProviders:
                 return _response(reply.status, reply.body if reply.body is not None else {}, reply.headers)
         if kind == "language":
             return self._language(request, body)
+        if kind == "discovery":
+            return _response(
+                200,
+                {
+                    "issuer": self.base_url,
+                    "authorization_endpoint": f"{self.base_url}/authorize",
+                    "token_endpoint": f"{self.base_url}/token",
+                    "jwks_uri": f"{self.base_url}/jwks",
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                },
+            )
+        if kind == "jwks":
+            return _response(200, {"keys": []})
+        if kind == "token":
+            return _response(400, {"error": "invalid_grant"})
         if kind == "unknown":
             return _response(404, {"cod": "404", "message": "Internal error"})
         if request.query.get("appid") != OWM_KEY:
@@ -328,9 +354,11 @@ def _phrases(text: str) -> list[str]:
 
 
 def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    # a scripted Content-Type header (an HTML error page, say) replaces the JSON one
+    content_type = None if any(k.lower() == "content-type" for k in headers or {}) else "application/json"
     if isinstance(body, bytes):
-        return web.Response(status=status, body=body, headers=headers, content_type="application/json")
-    return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
+        return web.Response(status=status, body=body, headers=headers, content_type=content_type)
+    return web.Response(status=status, text=json.dumps(body), headers=headers, content_type=content_type)
 
 
 @asynccontextmanager

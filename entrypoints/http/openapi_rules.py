@@ -10,7 +10,8 @@ client (and schemathesis) know which requests are valid without sending them:
 - ``POST /files`` takes the form fields ``task_id`` / ``post_id`` (not both) and a ``file`` of an
   allowed type; the import route takes a CSV, JSON or XML ``file`` and nothing else;
 - a part of a resumable upload is raw bytes with a ``Content-Digest`` header;
-- a download answers the file's own (allowed) type, 200 whole or 206 for a range.
+- a download answers the file's own (allowed) type, 200 whole or 206 for a range;
+- the weather route takes ``place``, or ``lat`` and ``lon`` together.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ IMPORT_PATH = "/api/v1/projects/{project_id}/import"
 UPLOADS_PATH = "/api/v1/files/uploads"
 PART_PATH = "/api/v1/files/uploads/{upload_id}/parts/{number}"
 CONTENT_PATH = "/api/v1/files/{file_id}/content"
+WEATHER_PATH = "/api/v1/weather"
 PART_SIZE_MAX = 64 * 1024 * 1024  # FileService.start_upload's upper bound
 IMPORT_TYPES = "text/csv, application/json, application/xml"
 CONTENT_DIGEST_PATTERN = "^sha-256=:[A-Za-z0-9+/]{43}=:$"
@@ -69,6 +71,41 @@ def _not_both(first: str, second: str) -> dict[str, Any]:
             "properties": {first: {"type": "string"}, second: {"type": "string"}},
         }
     }
+
+
+def _weather_location(operation: dict[str, Any]) -> None:
+    """``place``, or ``lat`` and ``lon`` together: three query parameters whose rule no single
+    parameter can state, so the document declares them as one exploded form object (OpenAPI's way
+    for related query parameters; the query string is the same ``?place=…`` or ``?lat=…&lon=…``)."""
+    parameters = operation.get("parameters", [])
+    location = {p["name"]: p for p in parameters if p.get("in") == "query" and p["name"] in ("place", "lat", "lon")}
+    if len(location) != 3:
+        return
+    properties: dict[str, Any] = {}
+    for name, parameter in location.items():
+        schema = {k: v for k, v in parameter["schema"].items() if k != "oneOf"}
+        branch = next(b for b in parameter["schema"].get("oneOf", [parameter["schema"]]) if b.get("type") != "null")
+        properties[name] = {**schema, "type": branch["type"]}
+    properties["place"]["pattern"] = r"\S"
+    lat_or_lon = {"anyOf": [{"required": ["lat"]}, {"required": ["lon"]}]}
+    operation["parameters"] = [p for p in parameters if p not in location.values()] + [
+        {
+            "name": "location",
+            "in": "query",
+            "required": True,
+            "style": "form",
+            "explode": True,
+            "description": "`place` (a name: `Oslo`, `Oslo,NO`), or `lat` and `lon` together; not both.",
+            "schema": {
+                "type": "object",
+                "properties": properties,
+                "oneOf": [
+                    {"required": ["place"], "not": lat_or_lon},
+                    {"required": ["lat", "lon"], "not": {"required": ["place"]}},
+                ],
+            },
+        }
+    ]
 
 
 def apply(document: dict[str, Any], limits: FileLimits | None = None) -> dict[str, Any]:
@@ -128,6 +165,10 @@ def apply(document: dict[str, Any], limits: FileLimits | None = None) -> dict[st
             "required": True,
             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}}},
         }
+
+    weather = paths.get(WEATHER_PATH, {}).get("get")
+    if weather is not None:
+        _weather_location(weather)
 
     download = paths.get(CONTENT_PATH, {}).get("get", {}).get("responses", {})
     if "200" in download:

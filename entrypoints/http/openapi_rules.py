@@ -138,7 +138,8 @@ def apply(document: dict[str, Any], limits: FileLimits | None = None) -> dict[st
     form = paths.get(FILES_PATH, {}).get("post", {}).get("requestBody", {}).get("content", {})
     if "multipart/form-data" in form:
         media = form["multipart/form-data"]
-        media["schema"].update(additionalProperties=False, **_not_both("task_id", "post_id"))
+        # `file` and at most one of task_id/post_id: said by a count, which generators keep to better than `not`
+        media["schema"].update(additionalProperties=False, maxProperties=2)
         media["encoding"] = {"file": {"contentType": ", ".join(limits.allowed_types)}}
 
     imported = paths.get(IMPORT_PATH, {}).get("post", {}).get("requestBody", {}).get("content", {})

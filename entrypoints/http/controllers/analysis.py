@@ -18,7 +18,9 @@ from entrypoints.http.errors import error_responses
 
 
 class TextIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=TEXT_MAX, description="1–5 000 characters")]
+    text: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=TEXT_MAX, pattern=r"\S", description="1–5 000 characters, not blank")
+    ]
 
 
 class ScoresOut(msgspec.Struct, kw_only=True):

@@ -134,7 +134,7 @@ class JobController(Controller):
         "otherwise, and for a job that is not an export); 409 `export_not_ready` while the job is queued or "
         "running, or when it failed; 410 `export_expired` once the file was removed "
         "(`EXPORT_RETENTION_SECONDS`). On Azure, `?redirect=1` answers 307 to a short-lived read-only SAS URL.",
-        responses=error_responses(401, 404, 409, 410),
+        responses=error_responses(401, 404, 409, 410, 422),  # 422: a `redirect` that is not a boolean
     )
     async def download(
         self,

@@ -281,3 +281,19 @@ async def test_the_weather_location_rule_is_in_the_document(api: Api, query: dic
     assert response.status_code in (422, 503), response.text
     valid = jsonschema.Draft202012Validator(location["schema"]).is_valid(query)
     assert valid is (response.status_code == 503), response.text
+
+
+async def test_blank_text_to_analyse_is_refused_by_the_document_too(api: Api) -> None:
+    # found: {"text": "   "} met minLength 1 and was a 422 "must not be empty"; the document now says not blank
+    document = await _document(api)
+    assert not _accepts(document, "TextIn", {"text": "   "})
+    member = await api.member()
+    blank = await api.client.post("/api/v1/analysis/text", json={"text": "   "}, headers=member.headers)
+    assert blank.status_code == 422
+    assert _accepts(document, "TextIn", {"text": " ok "})
+
+
+async def test_the_export_download_documents_its_422(api: Api) -> None:
+    # found: GET /jobs/{id}/download?redirect=x answered a 422 its responses did not list
+    paths = (await _document(api))["paths"]
+    assert "422" in paths["/api/v1/jobs/{job_id}/download"]["get"]["responses"]

@@ -18,11 +18,13 @@ Narrowed, each for a reason the product keeps on purpose:
   would answer 503 ``weather_unavailable`` by design.
 - ``POST /api/v1/auth/logout-all`` is sent with a second member's token: it revokes every token
   of its caller, and the fuzzer's own must live for the rest of the run.
-- ``positive_data_acceptance`` also accepts one more status on four operations (``BEYOND_JSON_SCHEMA``),
+- ``positive_data_acceptance`` also accepts one more status on seven operations (``BEYOND_JSON_SCHEMA``),
   each for a rule JSON Schema cannot state: the password policy on signup (422 ``weak_password``);
   a ``post_id`` that must name a post the collection's owner can see (referential integrity, 422);
   and the sniffed type of an uploaded file (a part declared ``image/png`` must be a PNG, 415) on
-  ``POST /api/v1/files`` and on completing a chunked upload. Every other check stays on for them.
+  ``POST /api/v1/files`` and on completing a chunked upload; and on the list routes with keyset paging,
+  a ``cursor`` is an opaque token the server issued and signed, and ``page`` and ``cursor`` exclude
+  each other (422). Every other check stays on for them.
 
 ``tools/schemathesis_hooks.py`` plays the client's part the document cannot: real files of the
 declared types in upload parts, and the true ``Content-Digest`` of a chunked-upload part.
@@ -81,6 +83,10 @@ BEYOND_JSON_SCHEMA = [
     ("POST /api/v1/collections/{collection_id}/posts", "422", "post_id must name a post the owner can see"),
     ("POST /api/v1/files", "415", "the file's bytes are sniffed: an allowed type must be a real file of it"),
     ("POST /api/v1/files/uploads/{upload_id}/complete", "415", "the same sniffing, on the joined parts"),
+    *(
+        (f"GET /api/v1/{path}", "422", "a cursor is an opaque token the server signed; page and cursor exclude")
+        for path in ("projects", "projects/{project_id}/tasks", "posts")
+    ),
 ]
 CONFIG = (
     f"hooks = {json.dumps(str(HOOKS))}\n"

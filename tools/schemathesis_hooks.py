@@ -7,6 +7,9 @@
   of its bytes. A schema can give the header's shape, not its relation to the body, so a well-formed
   digest is replaced by the body's true one just before sending, as a client computes it. A header
   that is not well-formed (a negative case) is sent as generated.
+
+And one thing that is no client's part: a lock around Hypothesis's lambda descriptions, for a
+CPython 3.11 thread-safety bug in ``ast.parse`` (below).
 """
 
 from __future__ import annotations
@@ -14,12 +17,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
 from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
+from hypothesis.internal import lambda_sources
 from schemathesis.core.file_samples import FILE_SAMPLES
 from schemathesis.transport.serialization import serialize_binary
+
+# CPython 3.11 is not thread-safe in ast.parse (gh-106905: "SystemError: AST constructor recursion
+# depth mismatch"), and Hypothesis parses source to describe the lambdas in filtered strategies;
+# with --workers > 1 two threads did so at once in the coverage phase. One at a time, then.
+_describe_lambda = lambda_sources._lambda_description
+_parse_lock = threading.Lock()
+
+
+def _described_one_at_a_time(f: Any) -> str:
+    with _parse_lock:
+        description: str = _describe_lambda(f)
+        return description
+
+
+lambda_sources._lambda_description = _described_one_at_a_time
 
 PART_PATH = "/api/v1/files/uploads/{upload_id}/parts/{number}"
 DIGEST = re.compile(r"^sha-256=:[A-Za-z0-9+/]{43}=:$")

@@ -23,7 +23,8 @@ import pytest
 import pytest_asyncio
 
 from tests.integration.http.helpers import Api, Member, assert_error
-from tests.security.conftest import suite_app
+from tests.integration.ws.conftest import live_server, nothing_more, subscribe
+from tests.security.conftest import SUITE_ENV, suite_app
 from tests.security.estate import CSV, PNG, Estate, http_operations
 
 #: path parameters that name something other than an object a user owns
@@ -221,3 +222,27 @@ async def test_lists_never_show_the_victims_private_objects(scene: Scene, path: 
     listed = {item["id"] for item in response.json()["data"]}
     assert not listed & set(estate.ids.values())
     assert response.json()["meta"]["total"] == len(listed)
+
+
+async def test_another_members_live_channels_are_refused() -> None:
+    """The websocket is an object route too: the victim's private project and user channels."""
+    async with live_server(**SUITE_ENV) as live:
+        victim, attacker = await live.api.member(), await live.api.member()
+        project = await live.api.create_project(victim, title="Victim secret live project")
+        async with live.socket(attacker) as ws:
+            for channel in (
+                f"project:{project['id']}",
+                f"user:{victim.user_id}",
+                f"PROJECT:{project['id']}",
+                f"project:{project['id']} ",
+                "project:*",
+                "user:*",
+                "project:",
+            ):
+                reply = await subscribe(ws, channel)
+                assert reply == {"type": "error", "code": "forbidden_channel", "channel": channel}, reply
+            changed = await live.api.client.patch(
+                f"/api/v1/projects/{project['id']}", json={"title": "Victim secret, renamed"}, headers=victim.headers
+            )
+            assert changed.status_code == 200
+            await nothing_more(ws, 0.5)

@@ -31,7 +31,7 @@ from opentelemetry import trace
 
 from domain.jobs import JobState
 from domain.ports import Clock, ScheduleStore
-from entrypoints.observability.jobs import start_process_observability
+from entrypoints.observability.jobs import report_dead_letters, start_process_observability
 from entrypoints.observability.metrics import DIGEST_NOTIFICATIONS, SCHEDULED_RUN_DURATION, SCHEDULED_RUNS
 from entrypoints.settings import Settings
 
@@ -163,6 +163,7 @@ async def run_worker(settings: Settings, *, with_scheduler: bool = False, stop: 
             log.warning("worker_embedded", detail="JOB_QUEUE=memory: jobs run inside the API process (set REDIS_URL)")
         else:
             await jobs.queue.start_worker(settings.worker_concurrency)
+        dead_letters = asyncio.create_task(report_dead_letters(jobs.queue))
         log.info("worker_started", concurrency=settings.worker_concurrency, scheduler=with_scheduler)
         if with_scheduler:
             scheduler = Scheduler(jobs.schedule, container.ports.clock, scheduled_jobs(settings, container))
@@ -173,6 +174,9 @@ async def run_worker(settings: Settings, *, with_scheduler: bool = False, stop: 
             scheduler.stop()
             await scheduler_task
         await jobs.queue.stop_worker(float(settings.worker_shutdown_grace_seconds))
+        dead_letters.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dead_letters
     finally:
         await container.close()
         stop_observability()

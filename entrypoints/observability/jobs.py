@@ -13,6 +13,7 @@
   observer (``application.jobs.JobEvents``). The adapter's view is the authoritative one:
   an attempt that timed out or raised is ``retried`` when another attempt follows and
   ``dead_lettered`` when it was the last (or the handler raised ``JobFailed``).
+- ``report_dead_letters`` keeps ``trellis_jobs_dead_letters`` at the dead-letter list's size.
 - ``serve_metrics`` starts prometheus_client's own HTTP server for processes with no HTTP
   app (``trellis worker``, ``trellis scheduler``).
 """
@@ -32,7 +33,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from domain.jobs import Job, JobFailed, JobState
 from domain.paging import Page, PageRequest
 from domain.ports import JobHandler, JobObserver, JobProgress, JobQueue
-from entrypoints.observability.metrics import JOB_DURATION, JOBS
+from entrypoints.observability.metrics import JOB_DURATION, JOBS, JOBS_DEAD_LETTERS
 from entrypoints.observability.tracing import build_tracer_provider, instrument_outbound, uninstrument_outbound
 from entrypoints.settings import Settings
 
@@ -161,6 +162,22 @@ class JobMetrics:
                 log.warning("job_metrics_failed", job_id=job.id, exc_info=True)
         if self._then is not None:
             await self._then(job)
+
+
+DEAD_LETTERS_EVERY_SECONDS = 5.0
+
+
+async def report_dead_letters(queue: JobQueue, every: float = DEAD_LETTERS_EVERY_SECONDS) -> None:
+    """Keep ``trellis_jobs_dead_letters`` at the size of the queue's dead-letter list (the jobs
+    in state ``failed``), looked up every ``every`` seconds until cancelled. Run by the worker:
+    the list is shared, so every worker reports the same number."""
+    while True:
+        try:
+            page = await asyncio.wait_for(queue.list(JobState.FAILED, PageRequest(page=1, size=1)), every)
+            JOBS_DEAD_LETTERS.set(page.total)
+        except Exception as error:  # the store is down: keep the last value, try again
+            log.warning("dead_letters_unknown", error=repr(error))
+        await asyncio.sleep(every)
 
 
 def serve_metrics(host: str, port: int) -> Any:

@@ -264,9 +264,22 @@ async def test_the_worker_process_serves_its_job_metrics(env: dict[str, str], tm
         assert before.get(succeeded, 0.0) == 0.0
         async with running_api(**env) as api:
             await run_import_through_the_worker(api, process)
-        after = scrape(port)
-        assert after[succeeded] == 1.0, {k: v for k, v in after.items() if k[0].startswith("trellis_job")}
-        assert after[timed] == 1.0
+            after = scrape(port)
+            assert after[succeeded] == 1.0, {k: v for k, v in after.items() if k[0].startswith("trellis_job")}
+            assert after[timed] == 1.0
+            # a job no handler knows fails for good: counted, and the dead-letter gauge follows the list
+            jobs = api.container.jobs
+            assert jobs is not None
+            await jobs.queue.enqueue("no.such.kind", {}, owner_id=None)
+            dead = ("trellis_jobs_total", (("kind", "no.such.kind"), ("outcome", "dead_lettered")))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                after = scrape(port)
+                if after.get(dead) == 1.0 and after[("trellis_jobs_dead_letters", ())] >= 1.0:
+                    break
+                await asyncio.sleep(0.2)
+            assert after.get(dead) == 1.0, process.log()[-2000:]
+            assert after[("trellis_jobs_dead_letters", ())] >= 1.0
         assert "metrics_serving" in process.log()
     finally:
         process.stop()

@@ -85,11 +85,11 @@ def env(blob_env: dict[str, str]) -> dict[str, str]:
 class WorkerProcess:
     """``trellis worker`` in its own process group, its output in a log file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, command: str = "worker") -> None:
         self.log_path = log_path
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "trellis"), "worker"],
+                [str(ROOT / ".venv" / "bin" / "trellis"), command],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **env},
@@ -281,6 +281,33 @@ async def test_the_worker_process_serves_its_job_metrics(env: dict[str, str], tm
             assert after.get(dead) == 1.0, process.log()[-2000:]
             assert after[("trellis_jobs_dead_letters", ())] >= 1.0
         assert "metrics_serving" in process.log()
+    finally:
+        process.stop()
+    assert process.process.returncode == 0, process.log()[-3000:]
+
+
+def test_the_scheduler_process_serves_its_run_metrics(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.support.services import free_port
+
+    port = free_port()
+    process = WorkerProcess(
+        {**env, "WORKER_METRICS_PORT": str(port), "SCHEDULE_PURGE_SECONDS": "1"},
+        tmp_path / "scheduler.log",
+        command="scheduler",
+    )
+    ran = ("trellis_scheduled_runs_total", (("job", "purge_deleted"), ("outcome", "succeeded")))
+    timed = ("trellis_scheduled_run_duration_seconds_count", (("job", "purge_deleted"),))
+    try:
+        process.wait_for("scheduler_started")
+        deadline = time.monotonic() + 30
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        while time.monotonic() < deadline:
+            seen = scrape(port)
+            if seen.get(ran, 0.0) >= 2.0:  # due every second: it keeps running
+                break
+            time.sleep(0.2)
+        assert seen.get(ran, 0.0) >= 2.0, process.log()[-3000:]
+        assert seen[timed] >= seen[ran]
     finally:
         process.stop()
     assert process.process.returncode == 0, process.log()[-3000:]

@@ -129,3 +129,24 @@ async def test_with_an_endpoint_spans_are_exported_over_otlp_http(otlp_receiver:
     assert path == "/v1/traces"
     assert content_type == "application/x-protobuf"
     assert length > 0
+
+
+def test_outbound_calls_outside_any_request_or_job_are_not_traced(otlp_receiver: str) -> None:
+    """Background polling (SAQ dequeuing, the analytics consumer) would otherwise be a one-span
+    trace per Redis command, every second, in every process."""
+    from opentelemetry.sdk.trace.sampling import Decision
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+    provider = build_tracer_provider(make_settings(OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver))
+    assert provider is not None
+    try:
+        sampler = provider.sampler
+        parent = set_span_in_context(
+            NonRecordingSpan(SpanContext(1, 2, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+        )
+        assert sampler.should_sample(None, 7, "BLMOVE", SpanKind.CLIENT).decision is Decision.DROP
+        assert sampler.should_sample(parent, 1, "GET", SpanKind.CLIENT).decision is Decision.RECORD_AND_SAMPLE
+        for kind in (SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.INTERNAL):
+            assert sampler.should_sample(None, 7, "root", kind).decision is Decision.RECORD_AND_SAMPLE
+    finally:
+        provider.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,6 +76,9 @@ class AccountService:
         self._hasher = hasher
         self._tokens = tokens
         self._refresh = refresh_store
+        # One password check at a time per account in this process: the lock-out is read before
+        # the check and a failure counted after it, so parallel guesses would all pass the read.
+        self._checking: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Verifying a password we do not have still costs a hash, so unknown e-mails and
         # wrong passwords take the same time and get the same answer.
         self._dummy_hash = hasher.hash("not-a-real-password-for-timing")
@@ -109,14 +113,21 @@ class AccountService:
 
         Brute force: after 5 failures for the account in 15 minutes it answers ``RateLimited``
         (whatever the client's IP and even for the right password) until the window frees up.
+        Checks of one account are serialised in this process, so a burst of parallel guesses
+        cannot all read the lock-out before the first failure is counted (across processes
+        sharing Redis, at most one guess per process can be in flight past the limit).
         """
         account = normalise_email(email)
-        await self._refuse_if_locked_out(account)
-        try:
-            return await self._check_password(email, password)
-        except InvalidCredentials:
-            await self._count_failure(account)
-            raise
+        lock = self._checking.get(account)
+        if lock is None:
+            lock = self._checking[account] = asyncio.Lock()
+        async with lock:  # the read of the lock-out and the count of a failure, as one step
+            await self._refuse_if_locked_out(account)
+            try:
+                return await self._check_password(email, password)
+            except InvalidCredentials:
+                await self._count_failure(account)
+                raise
 
     async def _check_password(self, email: str, password: str) -> User:
         user = await self._ports.uow.users.get_by_email(normalise_email(email))

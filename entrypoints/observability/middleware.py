@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -108,6 +109,9 @@ class ObservabilityMiddleware:
         self.app = app
         self.log_bodies = log_bodies
         self.tracer = tracer_provider.get_tracer("trellis.http") if tracer_provider is not None else None
+        # the labelled series, looked up once per (method, route, status): bounded, since routes
+        # are templates and methods a fixed set
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -156,8 +160,14 @@ class ObservabilityMiddleware:
                 duration = time.perf_counter() - started
                 route = scope.get("path_template") or UNMATCHED_ROUTE
                 method_label = method if method in _METHODS else "other"
-                HTTP_REQUESTS.labels(method_label, route, str(status)).inc()
-                HTTP_REQUEST_DURATION.labels(method_label, route).observe(duration)
+                series = self._series.get((method_label, route, status))
+                if series is None:
+                    series = self._series[(method_label, route, status)] = (
+                        HTTP_REQUESTS.labels(method_label, route, str(status)),
+                        HTTP_REQUEST_DURATION.labels(method_label, route),
+                    )
+                series[0].inc()
+                series[1].observe(duration)
                 if span is not None:
                     span.update_name(f"{method} {route}")
                     span.set_attribute("http.route", route)
@@ -196,6 +206,16 @@ class ObservabilityMiddleware:
         duration: float,
         error: BaseException | None,
     ) -> None:
+        if error is not None or status >= 500:
+            level = logging.ERROR
+        elif status >= 400:
+            level = logging.WARNING
+        elif route in QUIET_ROUTES:
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        if not log.is_enabled_for(level):  # nothing to build: the line would be dropped
+            return
         client = scope.get("client")
         fields: dict[str, Any] = {
             "method": method,
@@ -211,15 +231,8 @@ class ObservabilityMiddleware:
         if user_id is not None:
             fields["user_id"] = user_id
         if error is not None:
-            log.error("request", **fields, exc_info=error)
-        elif status >= 500:
-            log.error("request", **fields)
-        elif status >= 400:
-            log.warning("request", **fields)
-        elif route in QUIET_ROUTES:
-            log.debug("request", **fields)
-        else:
-            log.info("request", **fields)
+            fields["exc_info"] = error
+        log.log(level, "request", **fields)
 
     def _bodies(self, scope: Scope, request_body: _Body, response_body: _Body, response_type: str) -> None:
         headers = scope.get("headers", ())

@@ -3,6 +3,7 @@ provider (``tests/support/fake_providers.py``), so that every outbound request i
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,8 +20,11 @@ CLIENT_ID = "trellis-owasp"
 
 @asynccontextmanager
 async def provider_api(fake: FakeProviders, **settings: str) -> AsyncIterator[Api]:
+    storage = tempfile.mkdtemp(prefix="trellis-owasp-")  # files and import spools never land in the tree
     env = {
         **SUITE_ENV,
+        "FILE_STORAGE_ROOT": f"{storage}/files",
+        "IMPORT_SPOOL_DIR": f"{storage}/imports",
         "PROVIDER_RETRY_BACKOFF_MS": "1",
         "OPENWEATHER_API_KEY": OWM_KEY,
         "OPENWEATHER_BASE_URL": fake.base_url,

@@ -86,10 +86,10 @@ async def chunks(head: bytes, filler: int, tail: bytes) -> AsyncIterator[bytes]:
     yield tail
 
 
-async def test_undeclared_bodies_are_capped_while_streaming() -> None:
+async def test_undeclared_bodies_are_capped_while_streaming(storage_env: dict[str, str]) -> None:
     """Chunked bodies (no Content-Length to refuse up front) through a real server: Litestar's test
     transport cannot stream a request body."""
-    async with live_server(FILE_MAX_BYTES="4096", IMPORT_MAX_BYTES="1024", **SUITE_ENV) as live:
+    async with live_server(FILE_MAX_BYTES="4096", IMPORT_MAX_BYTES="1024", **SUITE_ENV, **storage_env) as live:
         api = live.api
         member = await api.member()
         project = await api.create_project(member)

@@ -273,7 +273,7 @@ class FileService:
             problems.append(FieldProblem("body.size", "must be at least 1"))
         if size > self.limits.chunked_max_bytes:  # a declared bound of a small JSON body: a field error, not 413
             problems.append(FieldProblem("body.size", f"must be at most {self.limits.chunked_max_bytes}"))
-        chosen = part_size or self.limits.part_size
+        chosen = part_size if part_size is not None else self.limits.part_size  # 0 is a (bad) size, not "default"
         if not self.limits.min_part_size <= chosen <= 64 * 1024 * 1024:
             problems.append(FieldProblem("body.part_size", f"must be between {self.limits.min_part_size} and 67108864"))
         if problems:

@@ -29,6 +29,8 @@ UPLOADS_PATH = "/api/v1/files/uploads"
 PART_PATH = "/api/v1/files/uploads/{upload_id}/parts/{number}"
 CONTENT_PATH = "/api/v1/files/{file_id}/content"
 WEATHER_PATH = "/api/v1/weather"
+EXPORT_PATH = "/api/v1/projects/{project_id}/export"
+JOB_DOWNLOAD_PATH = "/api/v1/jobs/{job_id}/download"
 PART_SIZE_MAX = 64 * 1024 * 1024  # FileService.start_upload's upper bound
 IMPORT_TYPES = "text/csv, application/json, application/xml"
 CONTENT_DIGEST_PATTERN = "^sha-256=:[A-Za-z0-9+/]{43}=:$"
@@ -166,6 +168,16 @@ def apply(document: dict[str, Any], limits: FileLimits | None = None) -> dict[st
             "required": True,
             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}}},
         }
+
+    # an export job's file is the export itself: CSV, JSON or XML, as the synchronous export answers
+    export = paths.get(EXPORT_PATH, {}).get("get", {}).get("responses", {}).get("200", {}).get("content")
+    job_file = paths.get(JOB_DOWNLOAD_PATH, {}).get("get", {}).get("responses", {}).get("200")
+    if export is not None and job_file is not None:
+        job_file["content"] = dict(export)
+
+    for body in (form, imported):  # an empty file is refused by both: the document says at least one byte
+        if "multipart/form-data" in body:
+            body["multipart/form-data"]["schema"]["properties"]["file"]["minLength"] = 1
 
     weather = paths.get(WEATHER_PATH, {}).get("get")
     if weather is not None:

@@ -154,6 +154,7 @@ async def test_the_document_states_the_site_rules_the_server_applies(api: Api, s
         {"name": "big.png", "size": 313738128863},  # found: 413 for a size the document allowed
         {"name": "big.png", "size": 1024**3 + 1},  # found: then 413 for a size over the documented maximum
         {"name": "a.png", "size": 5, "part_size": 1},
+        {"name": "0", "size": 1, "part_size": 0},  # found: 0 was taken as "the default part size" (201)
         {"name": "", "size": 5},
         {"name": "  .. ", "size": 5},
         {"name": "a/b.png", "size": 5},
@@ -293,7 +294,21 @@ async def test_blank_text_to_analyse_is_refused_by_the_document_too(api: Api) ->
     assert _accepts(document, "TextIn", {"text": " ok "})
 
 
-async def test_the_export_download_documents_its_422(api: Api) -> None:
-    # found: GET /jobs/{id}/download?redirect=x answered a 422 its responses did not list
+async def test_the_export_download_documents_its_422_and_its_media_types(api: Api) -> None:
+    # found: GET /jobs/{id}/download?redirect=x answered a 422 its responses did not list, and
+    # text/csv where the document said application/json
     paths = (await _document(api))["paths"]
-    assert "422" in paths["/api/v1/jobs/{job_id}/download"]["get"]["responses"]
+    responses = paths["/api/v1/jobs/{job_id}/download"]["get"]["responses"]
+    assert "422" in responses
+    assert set(responses["200"]["content"]) == {"text/csv", "application/json", "application/xml"}
+
+
+async def test_an_empty_file_is_refused_by_the_document_too(api: Api) -> None:
+    # found: an empty `file` part (the document allowed zero bytes) was a 422 "the file is empty"
+    paths = (await _document(api))["paths"]
+    for path in ("/api/v1/files", "/api/v1/projects/{project_id}/import"):
+        schema = paths[path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert schema["properties"]["file"]["minLength"] == 1
+    member = await api.member()
+    empty = await api.client.post("/api/v1/files", files={"file": ("a.png", b"", "image/png")}, headers=member.headers)
+    assert empty.status_code == 422, empty.text

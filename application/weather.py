@@ -18,7 +18,15 @@ from urllib.parse import quote
 
 from application.common import Ports
 from domain.board import PLACE_MAX, Project, SiteLocation, Task, ensure_visible
-from domain.errors import DependencyUnavailable, FieldProblem, NoSiteLocation, ValidationFailed, WeatherUnavailable
+from domain.errors import (
+    DependencyUnavailable,
+    FieldProblem,
+    NoSiteLocation,
+    UnknownPlace,
+    UnknownSitePlace,
+    ValidationFailed,
+    WeatherUnavailable,
+)
 from domain.identity import Principal
 from domain.paging import PageRequest
 from domain.ports import Cache, TaskQuery, WeatherProvider
@@ -143,7 +151,10 @@ class WeatherService:
             report = await self.at_point(GeoPoint(site.lat, site.lon, site.place))
         else:
             assert site.place is not None  # a site has a place or coordinates (SiteLocation.problems)
-            report = await self.at_place(site.place)
+            try:
+                report = await self.at_place(site.place)
+            except UnknownPlace:  # 404 would say the project is missing; it is its site that cannot be found
+                raise UnknownSitePlace(f"The project's site place {site.place!r} was not found.") from None
         risks: list[TaskRisk] = []
         page = 1
         while True:

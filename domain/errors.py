@@ -186,6 +186,13 @@ class NoSiteLocation(Conflict):
     default_message = "The project has no site location; set its site (a place or lat and lon) to get weather."
 
 
+class UnknownSitePlace(Conflict):
+    """The project's site is a place name that geocodes to nothing: the project is there, its site is not."""
+
+    code = "unknown_site_place"
+    default_message = "The project's site place was not found; give its site coordinates (lat and lon)."
+
+
 class TextAnalysisUnavailable(DependencyUnavailable):
     """The text analysis service refused our key, failed, or cannot be reached."""
 

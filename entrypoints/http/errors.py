@@ -35,6 +35,9 @@ Stable error codes (the ``error.code`` field), and the status each one is sent w
 | `weather_unavailable` | 503 | no OPENWEATHER_API_KEY, or the provider is down or refused our key |
 | `unknown_place` | 404 | the place name geocodes to nothing |
 | `no_site_location` | 409 | the project has no site location, so it has no weather |
+| `unknown_site_place` | 409 | the project's site is a place name that geocodes to nothing |
+| `upload_incomplete` | 409 | a chunked upload is completed while parts are missing or of the wrong size |
+| `part_mismatch` | 409 | a part's number or size does not fit its chunked upload |
 | `text_analysis_unavailable` | 503 | Azure AI Language failed, refused our key, or cannot be reached |
 """
 

@@ -175,9 +175,8 @@ def apply(document: dict[str, Any], limits: FileLimits | None = None) -> dict[st
     if export is not None and job_file is not None:
         job_file["content"] = dict(export)
 
-    for body in (form, imported):  # an empty file is refused by both: the document says at least one byte
-        if "multipart/form-data" in body:
-            body["multipart/form-data"]["schema"]["properties"]["file"]["minLength"] = 1
+    if "multipart/form-data" in form:  # an empty upload is refused at once (an empty import fails in its job)
+        form["multipart/form-data"]["schema"]["properties"]["file"]["minLength"] = 1
 
     weather = paths.get(WEATHER_PATH, {}).get("get")
     if weather is not None:

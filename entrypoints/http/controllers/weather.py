@@ -188,7 +188,8 @@ class ProjectWeatherController(Controller):
         description="The forecast at the project's site (its coordinates, else its geocoded place) and the risk "
         "(`none`/`low`/`high`) on the project's and each task's finish date that falls inside the forecast "
         "window; tasks finishing outside it are not listed. 404 for a project the caller cannot see; 409 "
-        "`no_site_location` when the project has no site; 503 `weather_unavailable` as for `/weather`.",
+        "`no_site_location` when the project has no site, `unknown_site_place` when its place geocodes to "
+        "nothing; 503 `weather_unavailable` as for `/weather`.",
         responses=error_responses(401, 404, 409, 429, 503),
     )
     async def project_weather(

@@ -49,6 +49,15 @@ async def test_unknown_place_is_404_unknown_place(api: Api) -> None:
     assert_error(response, 404, "unknown_place")
 
 
+async def test_a_project_whose_site_place_geocodes_to_nothing_is_409_not_404(api: Api) -> None:
+    # found by schemathesis: a project just created answered 404 on its weather, as if it were gone;
+    # the project is there, its site is what cannot be found
+    member = await api.member()
+    project = await api.create_project(member, site={"place": "Atlantis"})
+    response = await api.client.get(f"/api/v1/projects/{project['id']}/weather", headers=member.headers)
+    assert_error(response, 409, "unknown_site_place")
+
+
 async def test_queries_are_validated(api: Api) -> None:
     member = await api.member()
     for params, field in [

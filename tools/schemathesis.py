@@ -1,4 +1,4 @@
-"""Schemathesis against a real ``./dev run`` process: ``just schemathesis`` (not in CI yet).
+"""Schemathesis against a real ``./dev run`` process: ``just schemathesis``; in CI as tests/e2e/test_schemathesis.py.
 
 Starts the service on a free loopback port (embedded defaults, rate limits raised so fuzzing
 is not throttled, argon2 made cheap), signs up and logs in a member, and runs the

@@ -12,8 +12,10 @@ route and status and asserts them.
    server keeps its data in memory, so the kill loses it (a real ``mongod`` would not): the
    consistency check runs on the data written around the freeze, and again on the data written
    after the restart.
-3. The weather provider hanging: each call is bounded by the adapter's timeout and retries, the
-   circuit opens (later calls fail fast), and an unrelated route's p95 latency stays low.
+3. The weather provider and an OpenID provider's discovery hanging: each weather call is bounded
+   by the adapter's timeout and retries and the circuit opens (later calls fail fast); each
+   sign-in is bounded by the OpenID client's timeout (it has no breaker); an unrelated route's
+   p95 latency stays low.
 """
 
 from __future__ import annotations
@@ -351,6 +353,7 @@ def test_mongo_frozen_then_killed_and_restarted_under_load(capsys: pytest.Captur
 
 WEATHER_TIMEOUT, WEATHER_ATTEMPTS = 5.0, 3  # the adapter's read timeout and 1 + retries
 WEATHER_CLIENTS = 5
+OIDC_BOUND = 5.0 + 2.0  # the OpenID client's read timeout plus slack
 WEATHER_BOUND = WEATHER_TIMEOUT * WEATHER_ATTEMPTS + 3.0  # plus backoff and slack
 
 
@@ -362,6 +365,7 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
     fake = FakeProviders()
     asyncio.run(fake.start())
     fake.script("geo", *[Reply(hang=True) for _ in range(10_000)])
+    fake.script("discovery", *[Reply(hang=True) for _ in range(10_000)])
     try:
         with serve(
             {
@@ -371,6 +375,9 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
                 "OPENWEATHER_API_KEY": OWM_KEY,
                 "OPENWEATHER_BASE_URL": fake.base_url,
                 "PROVIDER_RETRY_BACKOFF_MS": "200",
+                "OIDC_FAKE_ISSUER": fake.base_url,
+                "OIDC_FAKE_CLIENT_ID": "trellis-faults",
+                "OIDC_FAKE_CLIENT_SECRET": "faults-secret",
             }
         ) as served:
             base_url = served.base_url
@@ -378,11 +385,13 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
                 owner = new_user(client)
                 for n in range(5):
                     client.post("/api/v1/projects", json={"title": f"W{n}"}, headers=owner.headers)
-            load = Load(base_url, WEATHER_CLIENTS + 3, seconds, timeout=WEATHER_BOUND + 10)
-            load.codes_503 = frozenset({"weather_unavailable"})
+            load = Load(base_url, WEATHER_CLIENTS + 4, seconds, timeout=WEATHER_BOUND + 10)
+            load.codes_503 = frozenset({"weather_unavailable", "identity_provider_unavailable"})
 
             def step(client: httpx.Client, n: int) -> None:
-                if n < WEATHER_CLIENTS:  # enough hung calls at once to reach the breaker's threshold (5)
+                if n == WEATHER_CLIENTS:  # a sign-in whose provider's discovery never answers
+                    load.call(client, "GET oidc login", "GET", "/api/v1/auth/oidc/fake/login")
+                elif n < WEATHER_CLIENTS:  # enough hung calls at once to reach the breaker's threshold (5)
                     place = f"p{random.randrange(10**6)}"
                     load.call(client, "GET weather", "GET", "/api/v1/weather", params={"place": place},
                               headers=owner.headers)  # fmt: skip
@@ -396,10 +405,12 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
             slowest = max(s.seconds for s in weather)
             fast_fails = sum(1 for s in weather if s.status == "503" and s.seconds < 0.5)
             other = p95(load.latencies("GET projects"))
+            oidc = [s for s in load.samples if s.label == "GET oidc login"]
             show(
                 capsys,
                 f"  weather: slowest {slowest:.2f} s, {fast_fails} fast 503s (circuit open); "
-                f"GET projects p95 {other * 1000:.0f} ms; provider saw {fake.count('geo')} calls",
+                f"GET projects p95 {other * 1000:.0f} ms; provider saw {fake.count('geo')} calls; "
+                f"sign-in slowest {max((s.seconds for s in oidc), default=0.0):.2f} s",
             )
             assert _unexpected(load) == {}, load.counts()
             assert served.error_lines() == [], served.error_lines()[:10]
@@ -407,6 +418,9 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
             assert load.improper_503s() == []
             assert slowest <= WEATHER_BOUND, slowest  # bounded by the timeout and the retries
             assert fast_fails > 0  # the circuit opened: later calls did not wait for the provider
+            assert oidc, "no sign-in was tried"
+            assert {s.status for s in oidc} == {"503"}, load.counts("GET oidc login")
+            assert max(s.seconds for s in oidc) <= OIDC_BOUND  # its HTTP client's timeout (no breaker)
             assert load.counts("GET projects")["200"] > 100
             assert set(load.counts("GET projects")) == {"200"}
             assert other < 1.0, f"GET /projects p95 {other:.3f} s while the weather hangs"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,8 +14,12 @@ from domain.ports import Clock, EventPublisher, IdGenerator, UnitOfWork
 
 T = TypeVar("T")
 
-#: how often a use case re-runs when only a *derived* write (project progress) lost a race
-DERIVED_WRITE_ATTEMPTS = 5
+#: how often a use case runs when only a *derived* write (project progress) keeps losing a race
+DERIVED_WRITE_ATTEMPTS = 12
+#: the first re-run waits up to this long (seconds); each later one up to twice as long …
+DERIVED_RETRY_BASE_DELAY = 0.005
+#: … but never more than this: a bound of roughly 3 s of waiting over all attempts
+DERIVED_RETRY_MAX_DELAY = 0.5
 
 
 @dataclass(slots=True)
@@ -64,7 +70,12 @@ def check_if_match(current_version: int, expected_version: int | None) -> None:
         raise PreconditionFailed()
 
 
-async def retry_on_derived_conflict(attempt: Callable[[], Awaitable[T]]) -> T:
+async def retry_on_derived_conflict(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    jitter: Callable[[], float] = random.random,
+) -> T:
     """Run ``attempt``; re-run it when a concurrent writer changed a record we only derive.
 
     A task change recomputes its project's progress in the same transaction; two changes to
@@ -73,11 +84,20 @@ async def retry_on_derived_conflict(attempt: Callable[[], Awaitable[T]]) -> T:
     the record the client named again and checks its If-Match again, so a conflict that *is*
     the client's (that record changed) surfaces there as 412 — a VersionConflict alone cannot
     tell which record lost the race, so it is never turned into 412 here.
+
+    On MongoDB the race ends as a write conflict that aborts the losing transaction
+    (``TransientTransactionError``, mapped to VersionConflict by the adapter), and only one of
+    N concurrent writers to a project commits per round. Re-running at once makes the losers
+    collide again, so each re-run waits a random time up to an exponentially growing, capped
+    bound ("full jitter", as the drivers' ``with_transaction`` retries): N writers spread out
+    and all commit within a bounded number of attempts.
     """
-    for remaining in range(DERIVED_WRITE_ATTEMPTS - 1, -1, -1):
+    for number in range(DERIVED_WRITE_ATTEMPTS):
         try:
             return await attempt()
         except VersionConflict:
-            if remaining == 0:
+            if number == DERIVED_WRITE_ATTEMPTS - 1:
                 raise
+        bound = min(DERIVED_RETRY_MAX_DELAY, DERIVED_RETRY_BASE_DELAY * 2**number)
+        await sleep(bound * jitter())
     raise AssertionError("unreachable")  # pragma: no cover

@@ -3,7 +3,9 @@
 Everything that means "MongoDB cannot be reached or cannot serve right now" becomes
 ``DependencyUnavailable("mongodb")`` so the HTTP layer answers 503 and no driver message leaks;
 a write conflict between two concurrent transactions (MongoDB aborts the later writer) is a
-lost race and becomes ``VersionConflict`` (409: the client re-reads and retries). Anything
+lost race and becomes ``VersionConflict``: a use case whose only race is a derived write re-runs
+its whole transaction with jittered backoff (``retry_on_derived_conflict``, as PyMongo's
+``with_transaction`` does for ``TransientTransactionError``); elsewhere it is a 409. Anything
 else is a bug and propagates unchanged.
 """
 

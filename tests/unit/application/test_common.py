@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from adapters.memory.events import InMemoryEventPublisher
-from application.common import DERIVED_WRITE_ATTEMPTS, EventBuffer, Ports, check_if_match, retry_on_derived_conflict
+from application.common import (
+    DERIVED_RETRY_BASE_DELAY,
+    DERIVED_RETRY_MAX_DELAY,
+    DERIVED_WRITE_ATTEMPTS,
+    EventBuffer,
+    Ports,
+    check_if_match,
+    retry_on_derived_conflict,
+)
 from domain.errors import PreconditionFailed, VersionConflict
 
 
@@ -29,19 +37,41 @@ class _Flaky:
         return "done"
 
 
-async def test_retry_reruns_after_derived_conflicts() -> None:
-    attempt = _Flaky(conflicts=DERIVED_WRITE_ATTEMPTS - 1)
+class _Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
 
-    assert await retry_on_derived_conflict(attempt) == "done"
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+async def test_retry_reruns_after_derived_conflicts_backing_off_with_jitter() -> None:
+    attempt, sleeps = _Flaky(conflicts=DERIVED_WRITE_ATTEMPTS - 1), _Sleeps()
+
+    assert await retry_on_derived_conflict(attempt, sleep=sleeps, jitter=lambda: 1.0) == "done"
     assert attempt.calls == DERIVED_WRITE_ATTEMPTS
+    # the bound doubles from the base and stops at the cap; the jitter picks a point below it
+    bounds = (DERIVED_RETRY_BASE_DELAY * 2**n for n in range(DERIVED_WRITE_ATTEMPTS - 1))
+    expected = [min(DERIVED_RETRY_MAX_DELAY, bound) for bound in bounds]
+    assert sleeps.delays == expected
+    assert expected[-1] == DERIVED_RETRY_MAX_DELAY
+    assert sum(expected) < 5.0  # bounded: a request never waits long for a derived write
+
+
+async def test_retry_waits_a_random_share_of_the_bound() -> None:
+    attempt, sleeps = _Flaky(conflicts=2), _Sleeps()
+
+    await retry_on_derived_conflict(attempt, sleep=sleeps, jitter=lambda: 0.25)
+    assert sleeps.delays == [DERIVED_RETRY_BASE_DELAY * 0.25, DERIVED_RETRY_BASE_DELAY * 2 * 0.25]
 
 
 async def test_retry_gives_up_with_the_conflict_after_the_last_attempt() -> None:
-    attempt = _Flaky(conflicts=DERIVED_WRITE_ATTEMPTS)
+    attempt, sleeps = _Flaky(conflicts=DERIVED_WRITE_ATTEMPTS), _Sleeps()
 
     with pytest.raises(VersionConflict):
-        await retry_on_derived_conflict(attempt)
+        await retry_on_derived_conflict(attempt, sleep=sleeps)
     assert attempt.calls == DERIVED_WRITE_ATTEMPTS
+    assert len(sleeps.delays) == DERIVED_WRITE_ATTEMPTS - 1  # no wait after the last one
 
 
 async def test_retry_does_not_rerun_other_errors() -> None:

@@ -40,7 +40,7 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class SignupIn(Strict):
     email: Email
     password: Password
-    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NOT_BLANK)]
 
 
 class LoginIn(Strict):

@@ -28,7 +28,9 @@ from entrypoints.http.envelope import Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
 from entrypoints.http.schemas import Strict
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=COLLECTION_NAME_MAX, description="1–100 characters")]
+Name = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=COLLECTION_NAME_MAX, pattern=r"\S", description="1–100 characters")
+]
 CollectionDescription = Annotated[
     str, msgspec.Meta(max_length=COLLECTION_DESCRIPTION_MAX, description="At most 2 000 characters")
 ]

@@ -30,7 +30,9 @@ from entrypoints.http.envelope import CursorListEnvelope, Envelope, ListEnvelope
 from entrypoints.http.errors import error_responses
 from entrypoints.http.schemas import Strict
 
-PostTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=POST_TITLE_MAX, description="1–200 characters")]
+PostTitle = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=POST_TITLE_MAX, pattern=r"\S", description="1–200 characters")
+]
 PostBody = Annotated[str, msgspec.Meta(max_length=POST_BODY_MAX, description="At most 20 000 characters")]
 PostSort = Annotated[
     str | None,

@@ -314,3 +314,16 @@ async def test_an_empty_file_is_refused_by_the_document_too(api: Api) -> None:
     member = await api.member()
     empty = await api.client.post("/api/v1/files", files={"file": ("a.png", b"", "image/png")}, headers=member.headers)
     assert empty.status_code == 422, empty.text
+
+
+async def test_a_blank_post_title_or_collection_name_is_refused_by_the_document_too(api: Api) -> None:
+    # found: {"name": "\t"} met minLength 1 and was a 422 "must not be empty"; the models now say \S
+    document = await _document(api)
+    member = await api.member()
+    for component, path, body in (
+        ("CollectionCreateIn", "/api/v1/collections", {"name": "\t"}),
+        ("PostCreateIn", "/api/v1/posts", {"title": " \t"}),
+    ):
+        assert not _accepts(document, component, body), component
+        refused = await api.client.post(path, json=body, headers=member.headers)
+        assert refused.status_code == 422, refused.text

@@ -11,8 +11,9 @@ Failure handling, in order:
 - retries with exponential backoff on timeouts, connection errors, 429 and 5xx, honouring
   ``Retry-After`` (seconds) but never sleeping longer than ``max_retry_after``;
 - no retry on 401/403 (our key is wrong: retrying cannot help) or other 4xx;
-- a circuit breaker: after ``breaker_threshold`` consecutive failed calls every call fails at
-  once for ``breaker_cooldown`` seconds, then one trial call is let through (half-open).
+- a circuit breaker (``domain.breaker``, shared with text analysis and OpenID): after
+  ``breaker_threshold`` consecutive failed calls every call fails at once for
+  ``breaker_cooldown`` seconds, then one trial call is let through (half-open).
 
 Everything that goes wrong surfaces as ``WeatherUnavailable`` (503 ``weather_unavailable``);
 a place that geocodes to nothing is ``UnknownPlace``. Never an httpx error.
@@ -30,55 +31,13 @@ from typing import Any
 import httpx
 import structlog
 
+from domain.breaker import CircuitBreaker
 from domain.errors import UnknownPlace, WeatherUnavailable
 from domain.weather import Conditions, CurrentWeather, Forecast, GeoPoint
 
 log = structlog.get_logger("trellis.weather")
 
 DEFAULT_BASE_URL = "https://api.openweathermap.org"
-
-
-class CircuitBreaker:
-    """Fail fast after ``threshold`` consecutive failures, for ``cooldown`` seconds.
-
-    Hand-written (about twenty lines) rather than a dependency: the states we need are closed,
-    open and half-open with one trial call, on one event loop; the libraries on PyPI
-    (pybreaker, aiobreaker, circuitbreaker) are either synchronous, unmaintained, or bring
-    storage backends we do not want. The clock is injectable so tests need not sleep.
-    """
-
-    def __init__(self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if threshold < 1 or cooldown <= 0:
-            raise ValueError("threshold must be >= 1 and cooldown > 0")
-        self.threshold = threshold
-        self.cooldown = cooldown
-        self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-
-    @property
-    def state(self) -> str:
-        if self._opened_at is None:
-            return "closed"
-        return "half_open" if self._clock() - self._opened_at >= self.cooldown else "open"
-
-    def retry_in(self) -> float:
-        """Seconds until a trial call is allowed (0 when closed or half-open)."""
-        if self._opened_at is None:
-            return 0.0
-        return max(0.0, self.cooldown - (self._clock() - self._opened_at))
-
-    def allow(self) -> bool:
-        return self.state != "open"
-
-    def success(self) -> None:
-        self._failures = 0
-        self._opened_at = None
-
-    def failure(self) -> None:
-        self._failures += 1
-        if self._opened_at is not None or self._failures >= self.threshold:
-            self._opened_at = self._clock()  # (re)open: a failed trial call starts a new cool-down
 
 
 class _Retryable(Exception):

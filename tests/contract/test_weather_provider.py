@@ -12,7 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.weather.openweathermap import CircuitBreaker, OpenWeatherMapProvider
+from adapters.weather.openweathermap import OpenWeatherMapProvider
+from domain.breaker import CircuitBreaker
 from domain.errors import UnknownPlace, WeatherUnavailable
 from domain.weather import WeatherRisk, task_weather_risk
 from tests.support.fake_providers import OWM_KEY, FakeProviders, Reply, fake_providers

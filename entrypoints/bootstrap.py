@@ -307,6 +307,8 @@ def _oidc_login(settings: Settings, ports: Ports, accounts: AccountService, clos
                 client_secret=provider.client_secret,
                 redirect_uri=provider.redirect_uri,
                 http=http,
+                breaker_threshold=settings.provider_breaker_threshold,
+                breaker_cooldown=settings.provider_breaker_cooldown_seconds,
             )
     # The state cookie's key: derived from the refresh-token key when one is configured (so it
     # survives restarts and is shared by replicas), else random for this process.
@@ -419,7 +421,11 @@ def _weather_and_analysis(settings: Settings, container: Container, closers: lis
     provider: WeatherProvider | None = None
     if settings.openweather_api_key:
         owm = OpenWeatherMapProvider(
-            settings.openweather_api_key, base_url=settings.openweather_base_url, backoff=backoff
+            settings.openweather_api_key,
+            base_url=settings.openweather_base_url,
+            backoff=backoff,
+            breaker_threshold=settings.provider_breaker_threshold,
+            breaker_cooldown=settings.provider_breaker_cooldown_seconds,
         )
         closers.append(owm.aclose)
         provider = owm
@@ -436,7 +442,15 @@ def _weather_and_analysis(settings: Settings, container: Container, closers: lis
     if settings.azure_language_endpoint and settings.azure_language_key:
         from adapters.language.azure import AzureTextAnalyzer
 
-        azure = AzureTextAnalyzer(settings.azure_language_endpoint, settings.azure_language_key, backoff=backoff)
+        azure = AzureTextAnalyzer(
+            settings.azure_language_endpoint,
+            settings.azure_language_key,
+            backoff=backoff,
+            timeout=settings.language_timeout_seconds,
+            budget=settings.language_budget_seconds,
+            breaker_threshold=settings.provider_breaker_threshold,
+            breaker_cooldown=settings.provider_breaker_cooldown_seconds,
+        )
         closers.append(azure.aclose)
         analyzer = azure
     else:

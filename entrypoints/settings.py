@@ -171,6 +171,11 @@ class Settings:
     schedule_digest_seconds: int = 24 * 3600
     schedule_weather_seconds: int = 3 * 3600
     provider_retry_backoff_ms: int = 500  # first retry delay of the weather and Azure adapters (doubles)
+    language_timeout_seconds: int = 10  # one Azure AI Language request (read timeout)
+    language_budget_seconds: int = 15  # one analysis: every request, retry and backoff of it
+    # the circuit breaker of weather, Azure AI Language and each OpenID provider
+    provider_breaker_threshold: int = 5  # consecutive failures that open it
+    provider_breaker_cooldown_seconds: int = 30  # how long it stays open before one trial call
     # the e-mail notifier of the overdue digest (issue 10): SMTP when SMTP_URL is set, else the log
     smtp: SmtpSettings | None = None
 
@@ -320,6 +325,10 @@ def _providers(env: Mapping[str, str]) -> dict[str, Any]:
         "azure_language_endpoint": endpoint.rstrip("/") if endpoint else None,
         "azure_language_key": key,
         "provider_retry_backoff_ms": _int(env, "PROVIDER_RETRY_BACKOFF_MS", 500, 0, 60_000),
+        "language_timeout_seconds": _int(env, "LANGUAGE_TIMEOUT_SECONDS", 10, 1, 120),
+        "language_budget_seconds": _int(env, "LANGUAGE_BUDGET_SECONDS", 15, 1, 600),
+        "provider_breaker_threshold": _int(env, "PROVIDER_BREAKER_THRESHOLD", 5, 1, 1000),
+        "provider_breaker_cooldown_seconds": _int(env, "PROVIDER_BREAKER_COOLDOWN_SECONDS", 30, 1, 3600),
     }
 
 

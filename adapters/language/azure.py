@@ -13,6 +13,11 @@ phrases with each document's detected language as its hint.
   whatever ``Retry-After`` says; here 429 and 5xx, connection errors and timeouts are retried
   with exponential backoff, honouring ``Retry-After`` up to ``max_retry_after`` seconds.
   401/403 (a wrong key or endpoint) are not retried.
+- A time budget per analysis (``budget``, default 15 s) across every request, retry and backoff
+  of it: a hanging service costs one analysis at most that long, not four attempts of ~11 s.
+- A circuit breaker (``domain.breaker``, shared with weather and OpenID): after
+  ``breaker_threshold`` consecutive failed requests (or spent budgets) every analysis fails at
+  once for ``breaker_cooldown`` seconds, then one trial request is let through.
 - Every failure is ``TextAnalysisUnavailable``; never an SDK error.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -35,6 +41,7 @@ from azure.core.exceptions import (
 )
 
 from domain.analysis import Sentiment, SentimentScores, TextAnalysis
+from domain.breaker import CircuitBreaker
 from domain.errors import TextAnalysisUnavailable
 
 log = structlog.get_logger("trellis.text_analysis")
@@ -68,10 +75,18 @@ class AzureTextAnalyzer:
         backoff: float = 0.5,
         max_retry_after: float = 10.0,
         batch_size: int = BATCH_SIZE,
+        budget: float = 15.0,
+        breaker_threshold: int = 5,
+        breaker_cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= batch_size <= BATCH_SIZE:
             raise ValueError(f"batch_size must be 1 to {BATCH_SIZE}")
+        if not budget > 0:
+            raise ValueError("budget must be > 0")
         self._timeout = timeout
+        self._budget = budget
+        self.breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, clock)
         self._retries = max(0, retries)
         self._backoff = backoff
         self._max_retry_after = max_retry_after
@@ -89,8 +104,14 @@ class AzureTextAnalyzer:
 
     async def analyze(self, texts: Sequence[str]) -> list[TextAnalysis]:
         results: list[TextAnalysis] = []
-        for start in range(0, len(texts), self._batch_size):
-            results += await self._analyze_batch(list(texts[start : start + self._batch_size]))
+        try:
+            async with asyncio.timeout(self._budget):
+                for start in range(0, len(texts), self._batch_size):
+                    results += await self._analyze_batch(list(texts[start : start + self._batch_size]))
+        except TimeoutError:
+            self.breaker.failure()  # the request in flight was cut short: it failed
+            log.warning("text_analysis_unavailable", reason="budget spent", budget=self._budget)
+            raise TextAnalysisUnavailable() from None
         return results
 
     async def _analyze_batch(self, texts: list[str]) -> list[TextAnalysis]:
@@ -127,12 +148,20 @@ class AzureTextAnalyzer:
         return out
 
     async def _call(self, what: str, request: Callable[[], Awaitable[T]]) -> T:
+        if not self.breaker.allow():
+            raise TextAnalysisUnavailable(
+                f"The text analysis service is failing; not asking it again for {math.ceil(self.breaker.retry_in())} s."
+            )
         attempt = 0
         while True:
             try:
-                return await self._attempt(request)
+                result = await self._attempt(request)
+            except TextAnalysisUnavailable:
+                self.breaker.failure()
+                raise
             except _Retryable as retry:
                 if attempt >= self._retries:
+                    self.breaker.failure()
                     log.warning("text_analysis_unavailable", task=what, reason=retry.reason, attempts=attempt + 1)
                     raise TextAnalysisUnavailable() from None
                 delay = self._backoff * (2**attempt)
@@ -140,6 +169,9 @@ class AzureTextAnalyzer:
                     delay = max(delay, retry.retry_after)
                 await asyncio.sleep(min(delay, self._max_retry_after))
                 attempt += 1
+                continue
+            self.breaker.success()
+            return result
 
     async def _attempt(self, request: Callable[[], Awaitable[T]]) -> T:
         try:

@@ -6,13 +6,19 @@ rotation), at most once per ``jwks_refresh_interval`` so a stream of forged ``ki
 turn us into a request amplifier. Every check of the ID token is explicit and runs against
 the caller's clock: algorithm pinned to asymmetric ones, signature by ``kid``, ``iss``,
 ``aud``/``azp``, ``exp``/``iat`` with a small leeway, ``nonce``, and ``at_hash`` when present.
+
+Every call to the provider (discovery, JWKS, token) passes a circuit breaker (``domain.breaker``,
+shared with weather and text analysis): after ``breaker_threshold`` consecutive failures
+(unreachable, timeout, 5xx) sign-ins with this provider fail at once for ``breaker_cooldown``
+seconds instead of each waiting out the HTTP timeout; then one trial call is let through.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +27,7 @@ import httpx
 from jose import jwt
 from jose.exceptions import JOSEError
 
+from domain.breaker import CircuitBreaker
 from domain.errors import IdentityProviderUnavailable, OidcLoginFailed
 from domain.ports import ExternalProfile
 
@@ -43,6 +50,9 @@ class OidcIdentityProvider:
         algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
         leeway_seconds: int = 60,
         jwks_refresh_interval: float = 30.0,
+        breaker_threshold: int = 5,
+        breaker_cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._name = name
         self._issuer = issuer.rstrip("/")
@@ -56,6 +66,7 @@ class OidcIdentityProvider:
         self._discovery: dict[str, Any] | None = None
         self._keys: dict[str, dict[str, Any]] = {}
         self._keys_fetched_at: float | None = None
+        self.breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, clock)
 
     @property
     def name(self) -> str:
@@ -217,12 +228,19 @@ class OidcIdentityProvider:
         self._keys_fetched_at = time.monotonic()
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if not self.breaker.allow():
+            raise IdentityProviderUnavailable(
+                f"The identity provider is failing; not asking it again for {math.ceil(self.breaker.retry_in())} s."
+            )
         try:
             response = await self._http.request(method, url, **kwargs)
         except httpx.HTTPError:
+            self.breaker.failure()
             raise IdentityProviderUnavailable() from None
         if response.status_code >= 500:
+            self.breaker.failure()
             raise IdentityProviderUnavailable()
+        self.breaker.success()  # an answer, even a refusal (400 invalid_grant), is a working provider
         return response
 
 

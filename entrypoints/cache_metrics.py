@@ -17,8 +17,12 @@ log = structlog.get_logger("trellis.cache")
 
 
 class LoggingCacheObserver:
+    def __init__(self) -> None:
+        # one series per result, looked up once (a lookup by label costs more than the increment)
+        self._events = {result: CACHE_EVENTS.labels(result=result.value) for result in CacheResult}
+
     def lookup(self, result: CacheResult, kind: str, error: Exception | None = None) -> None:
-        CACHE_EVENTS.labels(result=result.value).inc()
+        self._events[result].inc()
         if result is CacheResult.BYPASS:
             log.warning("cache_bypass", kind=kind, error=type(error).__name__ if error else None)
 

@@ -17,7 +17,7 @@ def etag(version: int) -> str:
 
 def not_modified(request: Request[Any, Any, Any], version: int) -> bool:
     """True when ``If-None-Match`` names the current version (or ``*``)."""
-    header = request.headers.get("if-none-match")
+    header = next((v.decode("latin-1") for k, v in request.scope.get("headers", ()) if k == b"if-none-match"), None)
     if not header:
         return False
     tags = {t.strip().removeprefix("W/") for t in header.split(",")}

@@ -30,7 +30,7 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     limit as ``/auth/login``). Only API routes that declare this dependency accept Basic; the
     OIDC callback never does.
     """
-    header = request.headers.get("authorization")
+    header = _authorization(request.scope)
     if not header:
         raise Unauthenticated("Authentication is required: send Authorization: Bearer <access token>.")
     scheme, _, credentials = header.partition(" ")
@@ -44,6 +44,15 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
         raise InvalidToken("Unsupported authorization; send Authorization: Bearer <access token>.")
     bind_user(request.scope, principal.user_id)  # the access log line names the caller
     return principal
+
+
+def _authorization(scope: Any) -> str | None:
+    """The ``Authorization`` header straight from the ASGI scope (no ``Headers`` object built per
+    request); header names in an ASGI scope are lower-case bytes."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _basic_credentials(credentials: str) -> tuple[str, str]:

@@ -12,10 +12,10 @@ route and status and asserts them.
    server keeps its data in memory, so the kill loses it (a real ``mongod`` would not): the
    consistency check runs on the data written around the freeze, and again on the data written
    after the restart.
-3. The weather provider and an OpenID provider's discovery hanging: each weather call is bounded
-   by the adapter's timeout and retries and the circuit opens (later calls fail fast); each
-   sign-in is bounded by the OpenID client's timeout (it has no breaker); an unrelated route's
-   p95 latency stays low.
+3. The weather provider, Azure AI Language and an OpenID provider's discovery hanging: each
+   weather call is bounded by the adapter's timeout and retries, each text analysis by its
+   budget, each sign-in by the OpenID client's timeout; all three circuits open (later calls
+   fail fast with 503); an unrelated route's p95 latency stays low.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from websockets.asyncio.client import connect
 
 from domain.board import project_progress
 from tests.e2e.faults import Load, Readiness, User, new_user, p95, scenario_seconds, serve, show
-from tests.support.fake_providers import OWM_KEY, FakeProviders, Reply
+from tests.support.fake_providers import AZURE_KEY, OWM_KEY, FakeProviders, Reply
 from tests.support.mongo import mongo_url, start_wire_server, wire_url
 from tests.support.redis import private_redis_server, redis_url
 
@@ -354,6 +354,8 @@ def test_mongo_frozen_then_killed_and_restarted_under_load(capsys: pytest.Captur
 WEATHER_TIMEOUT, WEATHER_ATTEMPTS = 5.0, 3  # the adapter's read timeout and 1 + retries
 WEATHER_CLIENTS = 5
 OIDC_BOUND = 5.0 + 2.0  # the OpenID client's read timeout plus slack
+LANGUAGE_BUDGET = 4  # LANGUAGE_BUDGET_SECONDS: one analysis, all its requests and retries
+BREAKER_THRESHOLD = 3  # low enough that the one sign-in client opens its circuit within 30 s
 WEATHER_BOUND = WEATHER_TIMEOUT * WEATHER_ATTEMPTS + 3.0  # plus backoff and slack
 
 
@@ -366,6 +368,7 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
     asyncio.run(fake.start())
     fake.script("geo", *[Reply(hang=True) for _ in range(10_000)])
     fake.script("discovery", *[Reply(hang=True) for _ in range(10_000)])
+    fake.script("language", *[Reply(hang=True) for _ in range(10_000)])
     try:
         with serve(
             {
@@ -378,6 +381,10 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
                 "OIDC_FAKE_ISSUER": fake.base_url,
                 "OIDC_FAKE_CLIENT_ID": "trellis-faults",
                 "OIDC_FAKE_CLIENT_SECRET": "faults-secret",
+                "AZURE_LANGUAGE_ENDPOINT": fake.base_url,
+                "AZURE_LANGUAGE_KEY": AZURE_KEY,
+                "LANGUAGE_BUDGET_SECONDS": str(LANGUAGE_BUDGET),
+                "PROVIDER_BREAKER_THRESHOLD": str(BREAKER_THRESHOLD),
             }
         ) as served:
             base_url = served.base_url
@@ -385,12 +392,19 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
                 owner = new_user(client)
                 for n in range(5):
                     client.post("/api/v1/projects", json={"title": f"W{n}"}, headers=owner.headers)
-            load = Load(base_url, WEATHER_CLIENTS + 4, seconds, timeout=WEATHER_BOUND + 10)
-            load.codes_503 = frozenset({"weather_unavailable", "identity_provider_unavailable"})
+            load = Load(base_url, WEATHER_CLIENTS + 5, seconds, timeout=WEATHER_BOUND + 10)
+            load.codes_503 = frozenset(
+                {"weather_unavailable", "identity_provider_unavailable", "text_analysis_unavailable"}
+            )
 
             def step(client: httpx.Client, n: int) -> None:
                 if n == WEATHER_CLIENTS:  # a sign-in whose provider's discovery never answers
                     load.call(client, "GET oidc login", "GET", "/api/v1/auth/oidc/fake/login")
+                    time.sleep(0.1)
+                elif n == WEATHER_CLIENTS + 1:  # a text analysis whose Azure service never answers
+                    load.call(client, "POST analysis", "POST", "/api/v1/analysis/text",
+                              json={"text": "The roof is done."}, headers=owner.headers)  # fmt: skip
+                    time.sleep(0.1)
                 elif n < WEATHER_CLIENTS:  # enough hung calls at once to reach the breaker's threshold (5)
                     place = f"p{random.randrange(10**6)}"
                     load.call(client, "GET weather", "GET", "/api/v1/weather", params={"place": place},
@@ -406,11 +420,14 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
             fast_fails = sum(1 for s in weather if s.status == "503" and s.seconds < 0.5)
             other = p95(load.latencies("GET projects"))
             oidc = [s for s in load.samples if s.label == "GET oidc login"]
+            analyses = [s for s in load.samples if s.label == "POST analysis"]
             show(
                 capsys,
                 f"  weather: slowest {slowest:.2f} s, {fast_fails} fast 503s (circuit open); "
                 f"GET projects p95 {other * 1000:.0f} ms; provider saw {fake.count('geo')} calls; "
-                f"sign-in slowest {max((s.seconds for s in oidc), default=0.0):.2f} s",
+                f"sign-in slowest {max((s.seconds for s in oidc), default=0.0):.2f} s; "
+                f"analysis slowest {max((s.seconds for s in analyses), default=0.0):.2f} s, "
+                f"Azure saw {fake.count('language')} calls",
             )
             assert _unexpected(load) == {}, load.counts()
             assert served.error_lines() == [], served.error_lines()[:10]
@@ -420,7 +437,12 @@ def test_a_hanging_weather_provider_is_bounded_and_does_not_slow_other_routes(
             assert fast_fails > 0  # the circuit opened: later calls did not wait for the provider
             assert oidc, "no sign-in was tried"
             assert {s.status for s in oidc} == {"503"}, load.counts("GET oidc login")
-            assert max(s.seconds for s in oidc) <= OIDC_BOUND  # its HTTP client's timeout (no breaker)
+            assert max(s.seconds for s in oidc) <= OIDC_BOUND  # its HTTP client's timeout
+            assert any(s.seconds < 0.5 for s in oidc), "the OpenID circuit never opened"
+            assert analyses, "no text analysis was tried"
+            assert {s.status for s in analyses} == {"503"}, load.counts("POST analysis")
+            assert max(s.seconds for s in analyses) <= LANGUAGE_BUDGET + 2.0  # the budget, not 4 x 11 s
+            assert any(s.seconds < 0.5 for s in analyses), "the text analysis circuit never opened"
             assert load.counts("GET projects")["200"] > 100
             assert set(load.counts("GET projects")) == {"200"}
             assert other < 1.0, f"GET /projects p95 {other:.3f} s while the weather hangs"

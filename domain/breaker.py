@@ -24,9 +24,6 @@ from typing import Literal
 
 State = Literal["closed", "open", "half_open"]
 
-#: the states as numbers, for a metric (0 closed, 1 half-open, 2 open)
-STATE_VALUES: dict[State, int] = {"closed": 0, "half_open": 1, "open": 2}
-
 
 class CircuitBreaker:
     """Fail fast after ``threshold`` consecutive failures, for ``cooldown`` seconds."""

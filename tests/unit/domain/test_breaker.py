@@ -7,7 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from domain.breaker import STATE_VALUES, CircuitBreaker
+from domain.breaker import CircuitBreaker
 
 
 class Clock:
@@ -77,10 +77,6 @@ def test_a_trial_that_never_reports_stops_holding_the_door_after_a_cooldown() ->
 def test_bad_parameters_are_refused(threshold: int, cooldown: float) -> None:
     with pytest.raises(ValueError, match="threshold"):
         CircuitBreaker(threshold, cooldown)
-
-
-def test_state_values_order_the_states_for_a_metric() -> None:
-    assert STATE_VALUES == {"closed": 0, "half_open": 1, "open": 2}
 
 
 THRESHOLD, COOLDOWN = 3, 10.0

@@ -8,8 +8,8 @@
   digest is replaced by the body's true one just before sending, as a client computes it. A header
   that is not well-formed (a negative case) is sent as generated.
 
-And two things that are no client's part, each a workaround documented below: a lock around
-Hypothesis's lambda descriptions (a CPython 3.11 thread-safety bug in ``ast.parse``), and byte
+And two things that are no client's part, each a workaround documented below: Hypothesis's lambda
+descriptions made without ``ast.parse`` (a CPython 3.11 thread-safety bug), and byte
 parts read as text when schemathesis revalidates a multipart body that a stateful link changed.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import threading
 from typing import Any
 
 import schemathesis
@@ -30,19 +29,20 @@ from schemathesis.generation.case import Case
 from schemathesis.transport.serialization import Binary, contains_binary, serialize_binary
 
 # CPython 3.11 is not thread-safe in ast.parse (gh-106905: "SystemError: AST constructor recursion
-# depth mismatch"), and Hypothesis parses source to describe the lambdas in filtered strategies;
-# with --workers > 1 two threads did so at once in the coverage phase. One at a time, then.
-_describe_lambda = lambda_sources._lambda_description
-_parse_lock = threading.Lock()
+# depth mismatch"), and Hypothesis parses source files to describe the lambdas in filtered
+# strategies; with --workers > 1 the coverage phase crashed on it (a lock around those parses was
+# not enough). The descriptions only go into strategies' reprs, so they are made without parsing:
+# the lambda's file and line, which is what tells two lambdas apart in the source anyway.
 
 
-def _described_one_at_a_time(f: Any) -> str:
-    with _parse_lock:
-        description: str = _describe_lambda(f)
-        return description
+def _described_without_parsing(f: Any) -> str:
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return "lambda: <unknown>"
+    return f"lambda: <{code.co_filename}:{code.co_firstlineno}>"
 
 
-lambda_sources._lambda_description = _described_one_at_a_time
+lambda_sources.lambda_description = _described_without_parsing
 
 # Schemathesis revalidates a case whose body a stateful link changed, and takes any body holding
 # bytes for schema-invalid (its validator cannot read bytes): a multipart upload with a linked

@@ -39,7 +39,9 @@ class MemoryPostRepository:
         return copy.deepcopy(record)
 
     async def list(self, query: PostQuery, page: PageRequest) -> Page[Post]:
-        return _select((p for p in self._table.live() if self._matches(p, query)), page, POST_SORT_FIELDS)
+        unfiltered = query == PostQuery(viewer_id=None)
+        matches = None if unfiltered else (lambda p: self._matches(p, query))
+        return self._keysets.list_page(page, matches, self._table.live, copy_out=copy.deepcopy)
 
     async def list_keyset(self, query: PostQuery, page: KeysetRequest) -> KeysetPage[Post]:
         return self._keysets.page(page, lambda p: self._matches(p, query), self._table.live)

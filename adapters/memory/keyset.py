@@ -11,8 +11,13 @@ insert or pop). A page is a bisect to the position and a walk forward, in list o
 (a task's project) keeps a project's tasks contiguous, so the walk never crosses another
 project's; filters without a partition (a viewer's projects, posts) are checked as it walks.
 
+Page/size lists (``list``) slice the same index: the page at ``offset`` is a slice of the
+partition's list order (a few bisects), the total a count that sorts nothing; a filter the
+partition does not cover (a tag, a viewer) costs one pass that keeps the matches in order.
+
 Inside a transaction that has written to the table, committed order is not what that
-transaction sees: ``select_keyset`` then picks the page from a full pass with a bounded heap.
+transaction sees: ``select_keyset`` then picks the page from a full pass with a bounded heap,
+and ``select_page`` sorts that transaction's view.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import copy
 import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from itertools import compress
 from typing import Any, Generic
 
 from adapters.memory.store import R, Table
-from domain.paging import Keyset, KeysetPage, KeysetRequest, Sort, SortValue, follows, keyset_of
+from domain.paging import Keyset, KeysetPage, KeysetRequest, Page, PageRequest, Sort, SortValue, follows, keyset_of
 
 
 class _Descending:
@@ -103,6 +109,44 @@ class _Top:
 _TOP = _Top()
 
 
+def _slice_in_list_order(
+    keys: list[tuple[Any, ...]],
+    records: list[R],
+    lo: int,
+    hi: int,
+    part: str,
+    descending: bool,
+    offset: int,
+    size: int,
+) -> list[R]:
+    """Positions ``offset`` to ``offset + size`` of the list order of ``records[lo:hi]``, which
+    are sorted by ``keys`` (one partition: (part, None flag, value, id), ascending).
+
+    Ascending, list order is index order: one slice. Descending, values come highest first
+    but each run of equal values keeps its ids ascending, and the Nones come last: each run a
+    page touches is found from the end by its bounds (two bisects), never by walking.
+    """
+    offset, size = max(offset, 0), max(size, 0)
+    if not descending:
+        return records[lo + offset : min(hi, lo + offset + size)]
+    valued = bisect_left(keys, (part, True), lo, hi)  # first non-None value
+    picked: list[R] = []
+    position = offset
+    while len(picked) < size and position < hi - lo:
+        if position >= hi - valued:  # past every value: into the Nones (in id order)
+            start = lo + position - (hi - valued)
+            picked.extend(records[start : min(valued, start + size - len(picked))])
+            break
+        value = keys[hi - 1 - position][2]
+        run_start = bisect_left(keys, (part, True, value), valued, hi)
+        run_end = bisect_right(keys, (part, True, value, _TOP), valued, hi)
+        first = run_start + position - (hi - run_end)  # the run starts at list position hi - run_end
+        taken = records[first : min(run_end, first + size - len(picked))]
+        picked.extend(taken)
+        position += len(taken)
+    return picked
+
+
 class SortedIndex(Generic[R]):
     """Live records of one table by (partition, None flag, value, id), ascending."""
 
@@ -155,6 +199,23 @@ class SortedIndex(Generic[R]):
             for at in range(start, end):
                 yield records[at]
 
+    def page_at(
+        self, sort: Sort, offset: int, size: int, part: str = "", matches: Callable[[R], bool] | None = None
+    ) -> tuple[list[R], int]:
+        """``size`` records of the partition (those ``matches`` keeps) in list order from position
+        ``offset``, and how many there are in all: a slice of the index, no sort.
+
+        Unfiltered, the count is two bisects and the page a few more. Filtered, one pass keeps
+        the matches in index order (still sorted), and the page is sliced from those.
+        """
+        keys, records = self._keys, self._records
+        lo, hi = bisect_left(keys, (part,)), bisect_left(keys, (part, 2))
+        if matches is not None:
+            kept = [matches(record) for record in records[lo:hi]]
+            keys, records = list(compress(keys[lo:hi], kept)), list(compress(records[lo:hi], kept))
+            lo, hi = 0, len(records)
+        return _slice_in_list_order(keys, records, lo, hi, part, sort.descending, offset, size), hi - lo
+
     def _descending_runs(self, valued: int, end: int, lo: int) -> Iterator[tuple[int, int]]:
         """Runs of equal values below ``end``, highest first (each in id order), then the Nones."""
         keys = self._keys
@@ -193,3 +254,43 @@ class KeysetIndexes(Generic[R]):
         if index is None:
             index = self._indexes[field] = SortedIndex(self._table, field, self._partition)
         return page_of((r for r in index.walk(page.sort, page.after, part) if matches(r)), page)
+
+    def list_page(
+        self,
+        page: PageRequest,
+        matches: Callable[[R], bool] | None,
+        records: Callable[[], Iterable[R]],
+        part: str = "",
+        copy_out: Callable[[R], R] = copy.copy,
+    ) -> Page[R]:
+        """A page/size page of ``records()`` filtered by ``matches`` (None: the whole partition),
+        each handed out through ``copy_out``.
+
+        By the index unless this context's transaction has written to the table (then a sort
+        of ``records()``, as ``select_page``): the page is a slice at ``page.offset`` of the
+        index's list order — a bisect when nothing is filtered, a walk of the first
+        ``offset + size`` matches otherwise — and the total a count that sorts nothing.
+        """
+        field = page.sort.field
+        if field not in self._sortable:
+            raise ValueError(f"cannot sort by {field!r}; one of {sorted(self._sortable)}")
+        if self._table.has_staged_writes():
+            return select_page((r for r in records() if matches is None or matches(r)), page, self._sortable, copy_out)
+        index = self._indexes.get(field)
+        if index is None:
+            index = self._indexes[field] = SortedIndex(self._table, field, self._partition)
+        picked, total = index.page_at(page.sort, page.offset, page.size, part, matches)
+        return Page(items=[copy_out(r) for r in picked], total=total, page=page.page, size=page.size)
+
+
+def select_page(
+    records: Iterable[R], page: PageRequest, sortable: frozenset[str], copy_out: Callable[[R], R] = copy.copy
+) -> Page[R]:
+    """Sort (None first ascending, last descending; ties by id ascending), then page."""
+    field = page.sort.field
+    if field not in sortable:
+        raise ValueError(f"cannot sort by {field!r}; one of {sorted(sortable)}")
+    ordered = sorted(records, key=order_key(field, page.sort.descending))
+    start = max(page.offset, 0)
+    items = [copy_out(record) for record in ordered[start : start + max(page.size, 0)]]
+    return Page(items=items, total=len(ordered), page=page.page, size=page.size)

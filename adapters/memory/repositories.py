@@ -74,7 +74,10 @@ class MemoryProjectRepository:
         return copy.copy(record)
 
     async def list(self, query: ProjectQuery, page: PageRequest) -> Page[Project]:
-        return _select((p for p in self._table.live() if _project_matches(p, query)), page, PROJECT_SORT_FIELDS)
+        unfiltered = query == ProjectQuery(viewer_id=None)
+        return self._keysets.list_page(
+            page, None if unfiltered else (lambda p: _project_matches(p, query)), self._table.live
+        )
 
     async def list_keyset(self, query: ProjectQuery, page: KeysetRequest) -> KeysetPage[Project]:
         return self._keysets.page(page, lambda p: _project_matches(p, query), self._table.live)
@@ -101,7 +104,11 @@ class MemoryTaskRepository:
         return copy.copy(record)
 
     async def list(self, query: TaskQuery, page: PageRequest) -> Page[Task]:
-        return _select(self._matches(query), page, TASK_SORT_FIELDS)
+        # the index's partition is the project: only the tag, if any, is left to filter
+        tag = query.tag
+        return self._keysets.list_page(
+            page, None if tag is None else (lambda t: t.tag == tag), lambda: self._matches(query), part=query.project_id
+        )
 
     async def list_keyset(self, query: TaskQuery, page: KeysetRequest) -> KeysetPage[Task]:
         tag = query.tag

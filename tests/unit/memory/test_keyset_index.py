@@ -1,9 +1,10 @@
-"""The memory adapter's keyset indexes stay true through every kind of committed write.
+"""The memory adapter's sorted indexes stay true through every kind of committed write.
 
 ``list_keyset`` walks a sorted index that the table updates on each committed change (insert,
 replace, soft delete, purge, a transaction's commit). Random sequences of those writes, then
 a walk of every sort both ways, must give the contract's order (the comparator of the
-contract suite, not the index's code); a transaction that has written reads its own writes.
+contract suite, not the index's code); so must page/size lists, which slice the same index
+(whole project and by tag, every page). A transaction that has written reads its own writes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from adapters.memory.clock import FixedClock
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from domain.board import Task
-from domain.paging import TASK_SORT_FIELDS, Keyset, KeysetRequest, Sort
+from domain.paging import TASK_SORT_FIELDS, Keyset, KeysetRequest, PageRequest, Sort
 from domain.ports import TaskQuery
 from tests.contract.repositories.builders import START, Builders
 from tests.contract.repositories.test_listing import every_sort, expected_order
@@ -48,6 +49,21 @@ async def walk(uow: MemoryUnitOfWork, project: str, sort: Sort, size: int = 3) -
         if found.next is None:
             return seen
         after = found.next
+
+
+async def pages(uow: MemoryUnitOfWork, project: str, sort: Sort, tag: str | None = None, size: int = 3) -> list[str]:
+    """Every page/size page in turn (one past the end included); each reports the same total."""
+    seen: list[str] = []
+    totals: set[int] = set()
+    number = 1
+    while True:
+        found = await uow.tasks.list(TaskQuery(project, tag=tag), PageRequest(page=number, size=size, sort=sort))
+        totals.add(found.total)
+        seen += [t.id for t in found.items]
+        if not found.items:
+            assert totals == {len(seen)}
+            return seen
+        number += 1
 
 
 async def live_tasks(uow: MemoryUnitOfWork, project: str) -> list[Task]:
@@ -99,6 +115,10 @@ async def test_every_sort_agrees_with_the_contract_after_any_writes(ops: list[Op
         expected_live = await live_tasks(uow, project)
         for sort in every_sort(TASK_SORT_FIELDS):
             assert await walk(uow, project, sort) == expected_order(expected_live, sort), sort.render()
+            assert await pages(uow, project, sort) == expected_order(expected_live, sort), sort.render()
+            for tag in ("red", None):
+                tagged = [t for t in expected_live if t.tag == tag] if tag else expected_live
+                assert await pages(uow, project, sort, tag) == expected_order(tagged, sort), sort.render()
 
 
 class _nothing:
@@ -123,4 +143,6 @@ async def test_a_transaction_that_wrote_reads_its_own_writes_in_keyset_pages() -
         await uow.tasks.update(dataclasses.replace(second, title="c", deleted_at=None), second.version)
         inside = await walk(uow, "p1", Sort("title"), size=1)
         assert inside == [added.id, first.id, second.id]
+        assert await pages(uow, "p1", Sort("title"), size=1) == inside
+        assert await pages(uow, "p1", Sort("title", descending=True), size=2) == inside[::-1]
     assert await walk(uow, "p1", Sort("title", descending=True)) == [second.id, first.id, added.id]

@@ -15,11 +15,11 @@ from domain.ports import Clock, EventPublisher, IdGenerator, UnitOfWork
 T = TypeVar("T")
 
 #: how often a use case runs when only a *derived* write (project progress) keeps losing a race
-DERIVED_WRITE_ATTEMPTS = 12
+DERIVED_WRITE_ATTEMPTS = 16
 #: the first re-run waits up to this long (seconds); each later one up to twice as long …
-DERIVED_RETRY_BASE_DELAY = 0.005
-#: … but never more than this: a bound of roughly 3 s of waiting over all attempts
-DERIVED_RETRY_MAX_DELAY = 0.5
+DERIVED_RETRY_BASE_DELAY = 0.01
+#: … but never more than this: about 9 s of waiting at most over all attempts
+DERIVED_RETRY_MAX_DELAY = 1.0
 
 
 @dataclass(slots=True)

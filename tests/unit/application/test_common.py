@@ -55,7 +55,7 @@ async def test_retry_reruns_after_derived_conflicts_backing_off_with_jitter() ->
     expected = [min(DERIVED_RETRY_MAX_DELAY, bound) for bound in bounds]
     assert sleeps.delays == expected
     assert expected[-1] == DERIVED_RETRY_MAX_DELAY
-    assert sum(expected) < 5.0  # bounded: a request never waits long for a derived write
+    assert sum(expected) < 10.0  # bounded: a request never waits long for a derived write
 
 
 async def test_retry_waits_a_random_share_of_the_bound() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from application.caching import ReadCache
 from application.common import EventBuffer, Ports, check_if_match, retry_on_derived_conflict
@@ -27,6 +31,31 @@ from domain.errors import NotFound
 from domain.identity import Principal
 from domain.paging import KeysetPage, KeysetRequest, Page, PageRequest
 from domain.ports import TaskQuery, UnitOfWork
+
+T = TypeVar("T")
+
+
+class ProjectWriters:
+    """One task write per project at a time in this process.
+
+    Every task write rewrites its project's derived progress, so two writes to one project's
+    tasks always race on the project; on MongoDB the loser's whole transaction aborts
+    (WriteConflict) and is re-run. Queueing a process's own writers of a project here makes
+    that race one between processes only; ``retry_on_derived_conflict`` still settles those.
+    A lock lives while someone holds or waits for it (weak values), so idle projects cost nothing.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def run(self, project_id: str | None, write: Callable[[], Awaitable[T]]) -> T:
+        if project_id is None:  # unknown task: the write itself answers 404
+            return await write()
+        lock = self._locks.get(project_id)
+        if lock is None:
+            lock = self._locks[project_id] = asyncio.Lock()
+        async with lock:
+            return await write()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +83,7 @@ class TaskService:
     def __init__(self, ports: Ports, cache: ReadCache | None = None) -> None:
         self._ports = ports
         self._cache = cache or ReadCache(None)
+        self._writers = ProjectWriters()
 
     async def create(self, principal: Principal, project_id: str, new: NewTask) -> Task:
         raise_if_problems(
@@ -88,7 +118,7 @@ class TaskService:
             await buffer.publish()
             return task
 
-        return await retry_on_derived_conflict(attempt)
+        return await self._writers.run(project_id, lambda: retry_on_derived_conflict(attempt))
 
     async def get(self, principal: Principal, task_id: str) -> Task:
         uow = self._ports.uow
@@ -146,7 +176,7 @@ class TaskService:
             await buffer.publish()
             return saved
 
-        return await retry_on_derived_conflict(attempt)
+        return await self._writers.run(await self._project_of(task_id), lambda: retry_on_derived_conflict(attempt))
 
     async def delete(self, principal: Principal, task_id: str, expected_version: int | None = None) -> None:
         async def attempt() -> None:
@@ -166,7 +196,13 @@ class TaskService:
                 await recompute_progress(uow, project, buffer)
             await buffer.publish()
 
-        await retry_on_derived_conflict(attempt)
+        await self._writers.run(await self._project_of(task_id), lambda: retry_on_derived_conflict(attempt))
+
+    async def _project_of(self, task_id: str) -> str | None:
+        """The task's project, from the read cache (a task never moves to another project)."""
+        uow = self._ports.uow
+        task = await self._cache.task(task_id, lambda: uow.tasks.get(task_id))
+        return None if task is None else task.project_id
 
     async def _visible_task(self, principal: Principal, task_id: str) -> tuple[Task, Project]:
         uow = self._ports.uow

@@ -51,12 +51,15 @@ async def test_concurrent_updates_of_different_tasks_all_succeed_and_progress_is
     publisher.clear()
     wanted = [10, 35, 60, 99]
 
+    # a second service on the same store plays a second process: a process queues its own
+    # writers of a project (ProjectWriters), so only writers in different processes race
+    services = [tasks, TaskService(ports)]
     saved = await asyncio.gather(
         *(
-            tasks.update(
+            services[number % 2].update(
                 ALICE, task.id, TaskChanges(progress=value), expected_version=task.version if if_match else None
             )
-            for task, value in zip(created, wanted, strict=True)
+            for number, (task, value) in enumerate(zip(created, wanted, strict=True))
         )
     )
 
@@ -135,3 +138,19 @@ async def test_a_concurrent_completion_locks_out_the_other_update(ports: Ports, 
     assert isinstance(results[1], TaskCompleted)
     assert (await tasks.get(ALICE, task.id)).progress == 100
     assert await _progress(projects, project.id) == 100.0
+
+
+async def test_one_process_queues_its_writers_of_a_project_so_none_loses_a_race(
+    ports: Ports, memory_uow: MemoryUnitOfWork
+) -> None:
+    wrapped = _yielding(ports, memory_uow)
+    projects, tasks, project, created = await _project_with_tasks(ports, 4)
+    wrapped.calls.clear()
+
+    await asyncio.gather(
+        tasks.create(ALICE, project.id, NewTask(title="new", progress=100)),
+        *(tasks.update(ALICE, task.id, TaskChanges(progress=50)) for task in created),
+    )
+
+    assert wrapped.calls.count("projects.update") == 5  # each wrote the progress once: no re-runs
+    assert await _progress(projects, project.id) == 60.0

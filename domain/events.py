@@ -34,6 +34,9 @@ COLLECTION_POST_REMOVED = "collection.post_removed"
 JOB_PROGRESS = "job.progress"
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
+#: a notification to a user (the overdue digest), live on their ``user:<id>`` channel;
+#: ``data``: ``subject``, ``body`` — the same message the configured channel (log, e-mail) gets
+NOTIFICATION_SENT = "notification.sent"
 
 EVENT_NAMES: frozenset[str] = frozenset(
     {
@@ -59,6 +62,7 @@ EVENT_NAMES: frozenset[str] = frozenset(
         JOB_PROGRESS,
         JOB_SUCCEEDED,
         JOB_FAILED,
+        NOTIFICATION_SENT,
     }
 )
 

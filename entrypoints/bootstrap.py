@@ -40,6 +40,7 @@ from application.common import Ports
 from application.files import FileService
 from application.jobs import JobService
 from application.maintenance import MaintenanceService
+from application.notifications import LiveNotifier
 from application.oidc import OidcLoginService
 from application.posts import PostService
 from application.projects import ProjectService
@@ -492,13 +493,16 @@ class JobsWiring:
     service: JobService
     maintenance: MaintenanceService
     schedule: ScheduleStore
+    #: the configured channel (log, or SMTP); the maintenance service delivers through
+    #: ``LiveNotifier(ports, notifier)``, so each message is also a ``notification.sent`` event
     notifier: Notifier
     embedded_worker: bool
     transfer: TransferService
 
 
 def _notifier(settings: Settings) -> Notifier:
-    """E-mail over SMTP when SMTP_URL is set; else each notification goes to the log."""
+    """E-mail over SMTP when SMTP_URL is set; else each notification goes to the log. Either way
+    the maintenance service wraps it in ``LiveNotifier`` (websocket delivery, ``notification.sent``)."""
     if settings.smtp is None:
         from adapters.memory.jobs import LogNotifier
 
@@ -570,7 +574,7 @@ async def _jobs(
     wiring = JobsWiring(
         queue=queue,
         service=JobService(queue),
-        maintenance=MaintenanceService(ports, notifier, settings.retention_days, weather, files),
+        maintenance=MaintenanceService(ports, LiveNotifier(ports, notifier), settings.retention_days, weather, files),
         schedule=schedule,
         notifier=notifier,
         embedded_worker=embedded,

@@ -1,6 +1,7 @@
-"""The Notifier contract, run against every adapter: the log notifier and SMTP (a real aiosmtpd
-server). What each delivered is read back from where it went: the log notifier's record, the
-SMTP server's mailbox (To, Subject, body as received)."""
+"""The Notifier contract, run against every adapter: the log notifier, SMTP (a real aiosmtpd
+server) and the live notifier (over the log one). What each delivered is read back from where it
+went: the log notifier's record, the SMTP server's mailbox (To, Subject, body as received), the
+``notification.sent`` events published for the recipient's ``user:<id>`` channel."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from dataclasses import dataclass
 
 import pytest
 
+from adapters.memory.clock import FixedClock
+from adapters.memory.events import InMemoryEventPublisher
+from adapters.memory.ids import UuidGenerator
 from adapters.memory.jobs import LogNotifier
+from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.notify.smtp import SmtpNotifier
+from application.common import Ports
+from application.notifications import LiveNotifier
+from domain.events import NOTIFICATION_SENT
 from domain.ports import Notifier, Recipient
 from tests.support.smtp import smtp_server
 
@@ -69,9 +77,26 @@ async def smtp_harness() -> AsyncIterator[Harness]:
         yield Harness(notifier, delivered, lambda recipient: recipient.email)
 
 
+@asynccontextmanager
+async def live_harness() -> AsyncIterator[Harness]:
+    publisher = InMemoryEventPublisher()
+    ports = Ports(uow=MemoryUnitOfWork(), clock=FixedClock(), ids=UuidGenerator(), publisher=publisher)
+    notifier = LiveNotifier(ports, LogNotifier())
+
+    def delivered() -> list[Delivered]:
+        return [
+            Delivered(str(event.user_id), event.data["subject"], event.data["body"])
+            for event in publisher.history
+            if event.name == NOTIFICATION_SENT
+        ]
+
+    yield Harness(notifier, delivered, lambda recipient: recipient.user_id)
+
+
 NOTIFIERS: dict[str, Callable[[], AbstractAsyncContextManager[Harness]]] = {
     "log": log_harness,
     "smtp": smtp_harness,
+    "live": live_harness,
 }
 
 

@@ -2,7 +2,10 @@
 server, so the API in this process and the worker share the records), with blobs on local disk
 and on Azure Blob Storage (Azurite): an import queued over HTTP is spooled into the blob store,
 run by the worker, and its spool is gone afterwards; a large export runs in the worker and its
-file downloads through the API; SIGTERM stops the worker cleanly (exit 0)."""
+file downloads through the API; SIGTERM stops the worker cleanly (exit 0). SIGTERM while an atomic
+import runs: within ``WORKER_SHUTDOWN_GRACE_SECONDS`` the job finishes and the worker exits 0
+after it; past the grace the worker exits 0 promptly, the job is back to ``queued`` with nothing
+written (the transaction was cancelled), and a second worker imports every row once."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import pytest
 
 from adapters.azure.blob import AzureBlobStore
 from adapters.local.blob import LocalBlobStore
+from domain.jobs import Job, JobState
 from domain.ports import BlobStore
 from tests.integration.http.helpers import Api, Member
 from tests.integration.mongo.test_http import running_api
@@ -311,3 +315,126 @@ def test_the_scheduler_process_serves_its_run_metrics(env: dict[str, str], tmp_p
     finally:
         process.stop()
     assert process.process.returncode == 0, process.log()[-3000:]
+
+
+# --- SIGTERM while a job runs ----------------------------------------------------------------
+
+
+def csv_of(rows: int) -> bytes:
+    return ("title,progress\n" + "".join(f"Task {n},{n % 101}\n" for n in range(rows))).encode()
+
+
+async def queue_import(api: Api, owner: Member, project_id: str, body: bytes) -> str:
+    response = await api.client.post(
+        f"/api/v1/projects/{project_id}/import?mode=atomic",
+        files={"file": ("tasks.csv", body, "text/csv")},
+        headers=owner.headers,
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["data"]["id"])
+
+
+async def polled(api: Api, job_id: str) -> Job:
+    """The job as the queue keeps it (read straight from it: polling over HTTP would hit the rate limit)."""
+    jobs = api.container.jobs
+    assert jobs is not None
+    job = await jobs.queue.get(job_id)
+    assert job is not None
+    return job
+
+
+async def running(api: Api, job_id: str, worker: WorkerProcess, past: int = 0) -> Job:
+    """Poll until the job runs with progress above ``past`` (past 50: inside the atomic write)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = await polled(api, job_id)
+        if job.state is JobState.RUNNING and job.progress > past:
+            return job
+        assert job.state in (JobState.QUEUED, JobState.RUNNING), (job, worker.log()[-3000:])
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the job never got running past {past}%: {job}\n{worker.log()[-3000:]}")
+
+
+async def settled(api: Api, job_id: str, worker: WorkerProcess, within: float) -> Job:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        job = await polled(api, job_id)
+        if job.state in (JobState.SUCCEEDED, JobState.FAILED):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the job never finished: {job}\n{worker.log()[-3000:]}")
+
+
+def stopped_within(worker: WorkerProcess, seconds: float) -> tuple[int, float]:
+    started = time.monotonic()
+    worker.process.send_signal(signal.SIGTERM)
+    code = worker.process.wait(timeout=seconds)
+    return code, time.monotonic() - started
+
+
+@pytest.mark.parametrize("blob_env", ["local"], indirect=True)
+async def test_sigterm_lets_a_running_job_finish_within_the_grace(env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "WORKER_SHUTDOWN_GRACE_SECONDS": "60"}
+    worker = WorkerProcess(env, tmp_path / "worker.log")
+    rows = 1000  # a few seconds of writing on the MongoDB-wire test server
+    try:
+        worker.wait_for("worker_started")
+        async with running_api(**env) as api:
+            owner = await api.member()
+            project = await api.create_project(owner, title="Finishes in the grace")
+            job_id = await queue_import(api, owner, project["id"], csv_of(rows))
+            await running(api, job_id, worker, past=49)  # writing
+            signalled = datetime.now(UTC)
+            code, took = stopped_within(worker, 90)
+            assert code == 0, worker.log()[-3000:]
+            job = (await api.client.get(f"/api/v1/jobs/{job_id}", headers=owner.headers)).json()["data"]
+            assert job["state"] == "succeeded", (job, worker.log()[-3000:])
+            assert job["result"]["accepted"] == rows
+            assert job["attempts"] == 1
+            # it really was running when SIGTERM came: it finished after the signal, and the worker waited
+            assert datetime.fromisoformat(job["finished_at"]) > signalled, (job["finished_at"], signalled)
+            assert took < 60 + 15
+            assert (await api.container.ports.uow.tasks.progress_totals(project["id"]))[0] == rows
+        log = worker.log()
+        assert log.index("worker_stopping") < log.index("worker_stopped")
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize("blob_env", ["local"], indirect=True)
+async def test_sigterm_requeues_a_job_that_outlasts_the_grace(env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "WORKER_SHUTDOWN_GRACE_SECONDS": "1", "JOB_BACKOFF_MS": "100"}
+    first = WorkerProcess(env, tmp_path / "first.log")
+    rows = 3000  # tens of seconds of writing on the MongoDB-wire test server: far past the grace
+    second: WorkerProcess | None = None
+    try:
+        first.wait_for("worker_started")
+        async with running_api(**env) as api:
+            owner = await api.member()
+            project = await api.create_project(owner, title="Outlasts the grace")
+            job_id = await queue_import(api, owner, project["id"], csv_of(rows))
+            await running(api, job_id, first, past=50)  # inside the one write transaction
+            code, took = stopped_within(first, 30)
+            assert code == 0, first.log()[-3000:]
+            assert took < 1 + 10, took  # the grace, SAQ's 2 s cancellation deadline, closing: generous
+            job = (await api.client.get(f"/api/v1/jobs/{job_id}", headers=owner.headers)).json()["data"]
+            assert job["state"] == "queued", (job, first.log()[-3000:])
+            assert job["errors"] == [], job  # a stop is no failure
+            assert job["finished_at"] is None
+            # atomic: the cancelled transaction left nothing behind
+            assert (await api.container.ports.uow.tasks.progress_totals(project["id"]))[0] == 0
+
+            second = WorkerProcess(env, tmp_path / "second.log")
+            second.wait_for("worker_started")
+            await settled(api, job_id, second, within=240)
+            job = (await api.client.get(f"/api/v1/jobs/{job_id}", headers=owner.headers)).json()["data"]
+            assert job["state"] == "succeeded", (job, second.log()[-3000:])
+            assert job["result"]["accepted"] == rows
+            assert job["errors"] == [], job
+            assert (await api.container.ports.uow.tasks.progress_totals(project["id"]))[0] == rows
+        second.stop()
+        assert second.process.returncode == 0, second.log()[-3000:]
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

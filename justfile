@@ -59,7 +59,7 @@ test-deps:
     # Azurite (the Azure Storage emulator) for the BlobStore contract tests: pinned, skipped when present
     if [ ! -x tools/azurite/node_modules/.bin/azurite-blob ]; then
         command -v npm >/dev/null 2>&1 || { echo "test-deps: please install Node.js and npm (for Azurite)" >&2; exit 1; }
-        npm ci --prefix tools/azurite --no-audit --no-fund --silent
+        npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
     fi
 
 # validate Dockerfile, compose.yml, workflows, Prometheus rules and dashboards offline

@@ -22,6 +22,7 @@ import unicodedata
 from typing import Any
 
 from application.files import FileLimits
+from entrypoints.http.schemas import NOT_BLANK
 
 FILES_PATH = "/api/v1/files"
 IMPORT_PATH = "/api/v1/projects/{project_id}/import"
@@ -88,7 +89,7 @@ def _weather_location(operation: dict[str, Any]) -> None:
         schema = {k: v for k, v in parameter["schema"].items() if k != "oneOf"}
         branch = next(b for b in parameter["schema"].get("oneOf", [parameter["schema"]]) if b.get("type") != "null")
         properties[name] = {**schema, "type": branch["type"]}
-    properties["place"]["pattern"] = r"\S"
+    properties["place"]["pattern"] = NOT_BLANK
     lat_or_lon = {"anyOf": [{"required": ["lat"]}, {"required": ["lon"]}]}
     operation["parameters"] = [p for p in parameters if p not in location.values()] + [
         {

@@ -15,7 +15,11 @@ from domain.board import DESCRIPTION_MAX, PLACE_MAX, TAG_MAX, TITLE_MAX, Project
 from domain.identity import Role, User
 from domain.ports import ProjectStats
 
-NOT_BLANK = r"\S"  # the domain strips before it counts: a blank value is an empty one
+#: "not blank": the domain strips before it counts, so a blank value is an empty one. Spelled as
+#: a class, not ``\S``: Python's ``\s`` (the server, msgspec) also counts U+001C–U+001F and U+0085
+#: as space, ECMA-262's (the OpenAPI document's clients) counts U+FEFF; this class means the same
+#: in both dialects, so no client's validator accepts what the server refuses.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
 Title = Annotated[
     str, msgspec.Meta(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK, description="1–200 characters")
 ]

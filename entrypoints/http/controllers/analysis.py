@@ -15,11 +15,13 @@ from entrypoints.http.conditional import PRIVATE_NO_CACHE
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope, ok
 from entrypoints.http.errors import error_responses
+from entrypoints.http.schemas import NOT_BLANK
 
 
 class TextIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     text: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=TEXT_MAX, pattern=r"\S", description="1–5 000 characters, not blank")
+        str,
+        msgspec.Meta(min_length=1, max_length=TEXT_MAX, pattern=NOT_BLANK, description="1–5 000 characters, not blank"),
     ]
 
 

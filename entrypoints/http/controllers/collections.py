@@ -26,10 +26,10 @@ from entrypoints.http.controllers.posts import PostOut
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
-from entrypoints.http.schemas import Strict
+from entrypoints.http.schemas import NOT_BLANK, Strict
 
 Name = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=COLLECTION_NAME_MAX, pattern=r"\S", description="1–100 characters")
+    str, msgspec.Meta(min_length=1, max_length=COLLECTION_NAME_MAX, pattern=NOT_BLANK, description="1–100 characters")
 ]
 CollectionDescription = Annotated[
     str, msgspec.Meta(max_length=COLLECTION_DESCRIPTION_MAX, description="At most 2 000 characters")

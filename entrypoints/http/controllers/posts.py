@@ -28,10 +28,10 @@ from entrypoints.http.controllers.paging import (
 from entrypoints.http.dependencies import AUTHENTICATED, BEARER_SECURITY, container_of
 from entrypoints.http.envelope import CursorListEnvelope, Envelope, ListEnvelope, ok
 from entrypoints.http.errors import error_responses
-from entrypoints.http.schemas import Strict
+from entrypoints.http.schemas import NOT_BLANK, Strict
 
 PostTitle = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=POST_TITLE_MAX, pattern=r"\S", description="1–200 characters")
+    str, msgspec.Meta(min_length=1, max_length=POST_TITLE_MAX, pattern=NOT_BLANK, description="1–200 characters")
 ]
 PostBody = Annotated[str, msgspec.Meta(max_length=POST_BODY_MAX, description="At most 20 000 characters")]
 PostSort = Annotated[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -49,22 +50,29 @@ def database_name() -> str:
     return f"trellis_it_{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture
-async def monitored() -> AsyncIterator[tuple[MongoDatabase, CommandLog]]:
-    """A fresh database on a client whose every command is logged."""
-    log = CommandLog()
+@asynccontextmanager
+async def logged_database(log: CommandListener) -> AsyncIterator[MongoDatabase]:
+    """A fresh database on a client whose every command goes to ``log``; dropped afterwards."""
     url = mongo_url()
     try:
         database = await MongoDatabase.connect(url, f"trellis_it_{uuid.uuid4().hex[:12]}", command_listeners=[log])
     except Exception as error:
         unavailable(f"cannot connect to MongoDB at {url}: {error!r}")
     try:
-        yield database, log
+        yield database
     finally:
         try:
             await database.drop()
         finally:
             await database.close()
+
+
+@pytest.fixture
+async def monitored() -> AsyncIterator[tuple[MongoDatabase, CommandLog]]:
+    """A fresh database on a client whose every command is logged."""
+    log = CommandLog()
+    async with logged_database(log) as database:
+        yield database, log
 
 
 async def drop_database(name: str) -> None:

@@ -13,7 +13,6 @@ index at all), so on it only the first two checks apply.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,9 +25,7 @@ from adapters.mongo.repositories import keyset_filter, sort_spec, task_filter
 from domain.board import Task
 from domain.paging import Keyset, KeysetRequest, Sort
 from domain.ports import TaskQuery
-from tests.integration.mongo.conftest import CommandLog
-from tests.support.mongo import mongo_url
-from tests.support.services import unavailable
+from tests.integration.mongo.conftest import CommandLog, logged_database
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SIZE = 10
@@ -51,18 +48,8 @@ class FullCommandLog(CommandLog):
 @pytest.fixture
 async def logged() -> AsyncIterator[tuple[MongoDatabase, FullCommandLog]]:
     log = FullCommandLog()
-    url = mongo_url()
-    try:
-        database = await MongoDatabase.connect(url, f"trellis_it_{uuid.uuid4().hex[:12]}", command_listeners=[log])
-    except Exception as error:
-        unavailable(f"cannot connect to MongoDB at {url}: {error!r}")
-    try:
+    async with logged_database(log) as database:
         yield database, log
-    finally:
-        try:
-            await database.drop()
-        finally:
-            await database.close()
 
 
 async def seed(database: MongoDatabase, count: int) -> None:
